@@ -1,0 +1,46 @@
+"""Shared fixtures: the committed MNIST subset and a way to run the command line."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SUBSET = ROOT / 'tests' / 'data' / 'mnist_subset.npz'
+sys.path.insert(0, str(ROOT))
+
+
+def cli(script, *args, timeout=600, **kwargs):
+    """Run `python script args...` from the repo root; return the CompletedProcess (text output)."""
+    env = dict(os.environ, **kwargs.pop('env', {}))
+    return subprocess.run([sys.executable, str(ROOT / script), *map(str, args)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout, env=env, **kwargs)
+
+
+@pytest.fixture(scope='session')
+def subset():
+    """The committed subset, in the question's label order."""
+    import data
+    return data.load_mnist(SUBSET)
+
+
+def finished_run(tmp_path_factory, name, *flags):
+    """Run autoencoder.py on the subset into a fresh folder; return (completed process, run folder)."""
+    out = tmp_path_factory.mktemp(name)
+    proc = cli('autoencoder.py', '--data', SUBSET, '--out', out, *flags)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (run_dir,) = [p for p in out.iterdir() if p.is_dir()]
+    return proc, run_dir
+
+
+@pytest.fixture(scope='session')
+def faithful_run(tmp_path_factory):
+    """The question's code on the subset: 100 epochs, loss printed every 25."""
+    return finished_run(tmp_path_factory, 'faithful', '--epochs', 100, '--eval-every', 25)
+
+
+@pytest.fixture(scope='session')
+def fix_run(tmp_path_factory):
+    """--fix on the subset for 100 epochs (200 real steps)."""
+    return finished_run(tmp_path_factory, 'fix', '--fix', '--epochs', 100, '--eval-every', 25)
