@@ -1,0 +1,783 @@
+"""The convolutional autoencoder from "my convolutional autoencoder does not learn", exactly as posted.
+
+    python autoencoder.py --data ../shared/data/mnist.npz        # the question as posted: loss ~0.067, one code for every input
+    python autoencoder.py --no-shuffle                           # the question before its edit: loss ~0.09, every output a "0"
+"""
+import argparse
+import contextlib
+import json
+import math
+import os
+import random
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+import data
+
+
+@contextlib.contextmanager
+def quiet_stderr():
+    """Hide TF's C++ start-up chatter (it ignores TF_CPP_MIN_LOG_LEVEL); replay it if something fails."""
+    sys.stderr.flush()
+    saved, buf = os.dup(2), tempfile.TemporaryFile()
+    os.dup2(buf.fileno(), 2)
+    try:
+        yield
+    except BaseException:
+        os.dup2(saved, 2)
+        buf.seek(0)
+        sys.stderr.write(buf.read().decode(errors='replace'))
+        raise
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        buf.close()
+
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+with quiet_stderr():
+    import tensorflow as tf
+
+tf1 = tf.compat.v1
+tf1.disable_eager_execution()  # graph mode, placeholders and Sessions, as in TF 0.x
+M_C1, M_C2 = 16, 32  # conv channels, as posted
+EVAL_CHUNK = 2000    # images per feed when evaluating; the question fed all 70000 at once
+# The question's settings; every flag defaults to these.
+QUESTION = dict(kernels=(2, 2), shuffle=True, batching='buggy', activation='sigmoid', init='truncated_normal',
+                tied=False, lr=1e-4, epochs=501, batch_size=1000)
+
+
+def parse_kernels(text):
+    """'2x2' or '5x5,3x3' -> (k1, k2); one size means both convolutions."""
+    sizes = []
+    for part in text.split(','):
+        h, sep, w = part.strip().lower().partition('x')
+        if not (sep and h.isdigit() and w.isdigit()):
+            raise argparse.ArgumentTypeError(f'{part!r} is not a kernel size like 5x5')
+        if h != w:
+            raise argparse.ArgumentTypeError(f'{part!r}: kernels must be square, like 5x5')
+        sizes.append(int(h))
+    if len(sizes) == 1:
+        sizes *= 2
+    if len(sizes) != 2:
+        raise argparse.ArgumentTypeError(f'{text!r}: give one size for both convolutions or two (conv1,conv2)')
+    for k, size_in, layer in ((sizes[0], 28, 'conv1'), (sizes[1], 14, 'conv2')):
+        if not 2 <= k <= size_in:
+            raise argparse.ArgumentTypeError(
+                f'{layer} kernel {k}x{k} cannot map {size_in}x{size_in} to {size_in // 2}x{size_in // 2} with stride 2: '
+                f'use 2..{size_in} (1x1 would skip 3 of every 4 pixels)')
+    return tuple(sizes)
+
+
+def padding(k):
+    """VALID for the posted 2x2 kernels; SAME otherwise, so shapes stay 28 -> 14 -> 7."""
+    return 'VALID' if k == 2 else 'SAME'
+
+
+def build_graph(cfg):
+    """The question's graph (with the fixes cfg switches on), as a dict of named tensors and ops."""
+    k1, k2 = cfg['kernels']
+    n_h1, n_h2 = cfg['n_h1'], cfg['n_h2']
+    act = tf.nn.sigmoid if cfg['activation'] == 'sigmoid' else tf.nn.relu
+    xavier = tf1.glorot_uniform_initializer()  # = tf.contrib.layers.xavier_initializer()
+    conv_init = tf1.truncated_normal_initializer() if cfg['init'] == 'truncated_normal' else xavier  # stddev 1.0 as posted
+    zero = tf1.constant_initializer(0)
+
+    x = tf1.placeholder('float', shape=(None, 784), name='x')
+    batch_size = tf.shape(x)[0]  # conv2d_transpose cannot take -1 as a size
+
+    with tf1.variable_scope('encoding'):
+        with tf1.variable_scope('conv1'):
+            wec1 = tf1.get_variable('w', shape=(k1, k1, 1, M_C1), initializer=conv_init)
+            bec1 = tf1.get_variable('b', shape=(M_C1,), initializer=zero)
+        with tf1.variable_scope('conv2'):
+            wec2 = tf1.get_variable('w', shape=(k2, k2, M_C1, M_C2), initializer=conv_init)
+            bec2 = tf1.get_variable('b', shape=(M_C2,), initializer=zero)
+        with tf1.variable_scope('fc1'):
+            wef1 = tf1.get_variable('w', shape=(7 * 7 * M_C2, n_h1), initializer=xavier)
+            bef1 = tf1.get_variable('b', shape=(n_h1,), initializer=zero)
+        with tf1.variable_scope('fc2'):
+            wef2 = tf1.get_variable('w', shape=(n_h1, n_h2), initializer=xavier)
+            bef2 = tf1.get_variable('b', shape=(n_h2,), initializer=zero)
+
+    reshaped_x = tf.reshape(x, (-1, 28, 28, 1))
+    y1 = tf.nn.conv2d(reshaped_x, wec1, strides=(1, 2, 2, 1), padding=padding(k1))
+    y2 = act(y1 + bec1)
+    y3 = tf.nn.conv2d(y2, wec2, strides=(1, 2, 2, 1), padding=padding(k2))
+    y4 = act(y3 + bec2)
+    y5 = tf.reshape(y4, (-1, 7 * 7 * M_C2))
+    y6 = act(tf.matmul(y5, wef1) + bef1)
+    encode = act(tf.matmul(y6, wef2) + bef2)
+
+    with tf1.variable_scope('decoding'):
+        with tf1.variable_scope('fc1'):
+            if cfg['tied']:
+                wdf1 = tf.transpose(wef2)
+            else:
+                wdf1 = tf1.get_variable('w', shape=(n_h2, n_h1), initializer=xavier)
+            bdf1 = tf1.get_variable('b', shape=(n_h1,), initializer=zero)
+        with tf1.variable_scope('fc2'):
+            if cfg['tied']:
+                wdf2 = tf.transpose(wef1)
+            else:
+                wdf2 = tf1.get_variable('w', shape=(n_h1, 7 * 7 * M_C2), initializer=xavier)
+            bdf2 = tf1.get_variable('b', shape=(7 * 7 * M_C2,), initializer=zero)
+        with tf1.variable_scope('deconv1'):
+            wdd1 = tf1.get_variable('w', shape=(k2, k2, M_C1, M_C2), initializer=xavier)
+            bdd1 = tf1.get_variable('b', shape=(M_C1,), initializer=zero)
+        with tf1.variable_scope('deconv2'):
+            wdd2 = tf1.get_variable('w', shape=(k1, k1, 1, M_C1), initializer=xavier)
+            bdd2 = tf1.get_variable('b', shape=(1,), initializer=zero)
+
+    u1 = act(tf.matmul(encode, wdf1) + bdf1)
+    u2 = act(tf.matmul(u1, wdf2) + bdf2)
+    u3 = tf.reshape(u2, (-1, 7, 7, M_C2))
+    u4 = tf.nn.conv2d_transpose(u3, wdd1, output_shape=(batch_size, 14, 14, M_C1), strides=(1, 2, 2, 1),
+                                padding=padding(k2))
+    u5 = act(u4 + bdd1)
+    u6 = tf.nn.conv2d_transpose(u5, wdd2, output_shape=(batch_size, 28, 28, 1), strides=(1, 2, 2, 1),
+                                padding=padding(k1))
+    u7 = tf.nn.sigmoid(u6 + bdd2)  # pixels live in [0,1], so the output stays sigmoid under every flag
+    decode = tf.reshape(u7, (-1, 784))
+
+    loss = tf.reduce_mean(tf.square(x - decode))
+    sq_err = tf.reduce_sum(tf.square(x - decode), axis=1)  # per image, for chunked evaluation
+    optimizer = tf1.train.AdamOptimizer(cfg['lr'])
+    grads_and_vars = optimizer.compute_gradients(loss)
+    opt = optimizer.apply_gradients(grads_and_vars)
+    # TF 0.x ran `opt` on an empty batch: every gradient was zero, yet Adam still stepped on its momentum.
+    # TF 2.x refuses an empty batch, so this op performs that same update directly.
+    empty_step = optimizer.apply_gradients([(tf.zeros_like(v), v) for g, v in grads_and_vars if g is not None])
+    names = ('x', 'wec1', 'bec1', 'wec2', 'bec2', 'wef1', 'bef1', 'wef2', 'bef2', 'y1', 'y2', 'y3', 'y4', 'y5', 'y6',
+             'encode', 'wdf1', 'bdf1', 'wdf2', 'bdf2', 'wdd1', 'bdd1', 'wdd2', 'bdd2',
+             'u1', 'u2', 'u3', 'u4', 'u5', 'u6', 'u7', 'decode', 'loss', 'sq_err', 'opt', 'empty_step')
+    local = locals()
+    return {name: local[name] for name in names}
+
+
+def batch_bounds(n, bs, batching):
+    """(lo, hi) of every batch the question's loop slices from n rows, empty ones included."""
+    for j in range(0, n, bs):
+        if batching == 'buggy':
+            yield j * bs, (j + 1) * bs  # the posted slice: j already counts rows, so only j=0 is non-empty
+        else:
+            yield j, j + bs
+
+
+def evaluate(sess, g, x, fetches=('sq_err',)):
+    """Run `fetches` over x in chunks of EVAL_CHUNK rows; return one concatenated array per fetch."""
+    out = {name: [] for name in fetches}
+    for i in range(0, len(x), EVAL_CHUNK):
+        values = sess.run([g[name] for name in fetches], {g['x']: x[i:i + EVAL_CHUNK]})
+        for name, v in zip(fetches, values):
+            out[name].append(v)
+    return {name: np.concatenate(v) for name, v in out.items()}
+
+
+def mean_loss(sess, g, x):
+    """The question's loss over all of x (the mean squared error per pixel), fed in chunks."""
+    return float(evaluate(sess, g, x)['sq_err'].astype(np.float64).sum() / x.size)
+
+
+# ---------------------------------------------------------------- diagnostics (numpy in, numbers out)
+
+COLLAPSE_RATIO = 0.05  # code spread below 5% of the code's own scale: the encoder ignores its input
+
+
+def baselines(x):
+    """MSE of predicting the mean image, and of predicting an all-black image, for every row of x."""
+    s1 = np.zeros(x.shape[1])
+    s2 = np.zeros(x.shape[1])
+    for i in range(0, len(x), 10000):  # in chunks: x may be 70000x784 and memory is budgeted
+        chunk = x[i:i + 10000].astype(np.float64)
+        s1 += chunk.sum(0)
+        s2 += np.square(chunk).sum(0)
+    m1, m2 = s1 / len(x), s2 / len(x)
+    return {'mean_image': float(np.mean(m2 - m1 ** 2)), 'all_black': float(np.mean(m2))}
+
+
+def code_spread(codes):
+    """Mean over code units of each unit's standard deviation across inputs."""
+    return float(codes.astype(np.float64).std(axis=0).mean())
+
+
+def collapse_verdict(codes):
+    """(collapsed?, one sentence): does the code change with the input, relative to its own scale?"""
+    spread = code_spread(codes)
+    scale = float(np.sqrt(np.mean(np.square(codes, dtype=np.float64))))
+    ratio = spread / scale if scale > 0 else 0.0
+    if ratio < COLLAPSE_RATIO:
+        return True, (f'collapsed: the code barely depends on the input (spread {spread:.2g} is {ratio:.1%} '
+                      f'of its scale {scale:.2g}; under {COLLAPSE_RATIO:.0%} counts as the same code for every input)')
+    return False, (f'not collapsed: the code varies with the input (spread {spread:.2g} is {ratio:.1%} '
+                   f'of its scale {scale:.2g})')
+
+
+def probe_accuracy(codes, y, n_train):
+    """Test accuracy of a logistic regression on standardised codes, fitted on the first n_train rows."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    if len(np.unique(y[:n_train])) < 2 or n_train == len(y):
+        return None
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=300))
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', ConvergenceWarning)  # a collapsed code never converges; the score says so
+        model.fit(codes[:n_train], y[:n_train])
+    return float(model.score(codes[n_train:], y[n_train:]))
+
+
+def per_digit_mse(sq_err, y):
+    """Reconstruction MSE per pixel for each digit 0..9 (None for a digit with no images)."""
+    return [float(sq_err[y == d].mean() / 784) if np.any(y == d) else None for d in range(data.N_CLASSES)]
+
+
+# ---------------------------------------------------------------- one run: folder, training loop, results
+
+class Diverged(Exception):
+    """The loss stopped being a finite number."""
+
+
+def write_atomic(path, write):
+    """Write a file through a temporary name, so a crash never leaves it half-written."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix='.' + path.name, suffix='.tmp')
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path, obj):
+    """Atomically write obj as indented JSON."""
+    write_atomic(path, lambda f: f.write(json.dumps(obj, indent=1).encode() + b'\n'))
+
+
+def new_run_dir(out, name):
+    """A fresh folder out/name, or out/name-2, -3, ... so an earlier run is never overwritten."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for k in range(1, 10000):
+        path = out / (name if k == 1 else f'{name}-{k}')
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise RuntimeError(f'{out}: too many runs named {name}')
+
+
+def seed_everything(seed):
+    """The one place randomness is seeded: Python, numpy's global RNG, the current TF graph, TF's kernels."""
+    random.seed(seed)
+    np.random.seed(seed)
+    tf1.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def make_session():
+    """A CPU session that uses every core for each op."""
+    cores = os.cpu_count() or 1
+    config = tf1.ConfigProto(intra_op_parallelism_threads=cores, inter_op_parallelism_threads=1)
+    with quiet_stderr():
+        return tf1.Session(config=config)
+
+
+def sample_indices(y, start, per_digit):
+    """The first `per_digit` rows of each digit at or after row `start`, grouped by digit."""
+    rows = np.arange(start, len(y))
+    return np.concatenate([rows[y[start:] == d][:per_digit] for d in range(data.N_CLASSES)])
+
+
+def add_summaries(g):
+    """TensorBoard summaries: inputs and reconstructions as images, activation histograms per layer."""
+    ops = [tf1.summary.image('input', tf.reshape(g['x'], (-1, 28, 28, 1)), max_outputs=10),
+           tf1.summary.image('reconstruction', g['u7'], max_outputs=10)]
+    ops += [tf1.summary.histogram('activation/' + name, g[name])
+            for name in ('y2', 'y4', 'y6', 'encode', 'u1', 'u2', 'u5', 'u7')]
+    return tf1.summary.merge(ops)
+
+
+def scalar_summary(tag, value):
+    """A scalar event built in Python, so logging it adds no op to the training step."""
+    return tf1.Summary(value=[tf1.Summary.Value(tag=tag, simple_value=value)])
+
+
+def fmt_time(seconds):
+    """h:mm:ss."""
+    seconds = int(round(seconds))
+    return f'{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}'
+
+
+def train(cfg, mnist, g, sess, writer, summary_op, state):
+    """The question's training loop; fills `state` as it goes so an interruption loses nothing."""
+    x, n = mnist.x, len(mnist.x)
+    rng = np.random.RandomState(cfg['seed'])  # the question's np.random.permutation, seeded
+    bounds = list(batch_bounds(n, cfg['batch_size'], cfg['batching']))
+    sample = x[sample_indices(mnist.y, 0, 1)]
+    variables = tf1.global_variables()
+    snapshot = sess.run(variables)  # the weights and Adam state at the end of the last completed epoch
+    t0 = last_log = time.time()
+    epochs = cfg['epochs']
+
+    def log(epoch, frac, loss_text):
+        elapsed = time.time() - t0
+        eta = elapsed / frac * (1 - frac) if frac > 0 else float('nan')
+        print(f'epoch {epoch:>4}/{epochs} {100 * frac:5.1f}% | {loss_text} | steps {state["real_steps"]} real '
+              f'+ {state["empty_steps"]} empty | {fmt_time(elapsed)} elapsed, ETA {fmt_time(eta) if frac > 0 else "?"}',
+              flush=True)
+
+    try:
+        for i in range(epochs):
+            order = rng.permutation(n) if cfg['shuffle'] else None  # same draws as permuting the rows
+            if i % cfg['eval_every'] == 0:
+                loss = mean_loss(sess, g, x)
+                print('Iteration:', i, 'Loss:', np.float32(loss), flush=True)
+                state['loss_history'].append([i, loss])
+                writer.add_summary(scalar_summary('loss/all_data', loss), i)
+                writer.add_summary(sess.run(summary_op, {g['x']: sample}), i)
+                if not math.isfinite(loss):
+                    raise Diverged(f'the loss over all data is {loss} at epoch {i}')
+                log(i, i / epochs, f'loss {loss:.5f}')
+                last_log = time.time()
+            for step, (lo, hi) in enumerate(bounds):
+                batch = x[order[lo:hi]] if order is not None else x[lo:hi]
+                if len(batch):
+                    _, batch_loss = sess.run([g['opt'], g['loss']], {g['x']: batch})
+                    state['real_steps'] += 1
+                    writer.add_summary(scalar_summary('loss/batch', batch_loss), state['real_steps'])
+                    if not np.isfinite(batch_loss):
+                        raise Diverged(f'the batch loss is {batch_loss} at epoch {i}, step {step}')
+                else:
+                    sess.run(g['empty_step'])
+                    state['empty_steps'] += 1
+                if time.time() - last_log > 15:
+                    log(i, (i + (step + 1) / len(bounds)) / epochs, f'batch loss {batch_loss:.5f}'
+                        if state['real_steps'] else 'no real step yet')
+                    last_log = time.time()
+            snapshot = sess.run(variables)
+            state['epochs_done'] = i + 1
+    except (KeyboardInterrupt, Diverged):
+        sess.run([v.assign(value) for v, value in zip(variables, snapshot)])
+        raise
+    finally:
+        state['seconds'] = time.time() - t0
+
+
+def figure_arrays(sess, g, mnist):
+    """Everything visualize.py draws, computed once from the trained weights."""
+    start = mnist.n_train if mnist.n_train < len(mnist.y) else 0  # draw held-out digits where there are any
+    recon = sample_indices(mnist.y, start, 2)
+    rows = sample_indices(mnist.y, start, 20)
+    one = recon[2 * 7:2 * 7 + 1]  # one "7" walked through every layer
+    path = sess.run({k: g[k] for k in ('y2', 'y4', 'y6', 'encode', 'u1', 'u3', 'u5', 'u7')}, {g['x']: mnist.x[one]})
+    got = evaluate(sess, g, mnist.x[recon], ('decode',))
+    grid = evaluate(sess, g, mnist.x[rows], ('y6', 'encode'))
+    held_out = evaluate(sess, g, mnist.x[start:], ('encode',))
+    arrays = dict(recon_x=mnist.x[recon], recon_out=got['decode'], recon_y=mnist.y[recon],
+                  path_x=mnist.x[one][0].reshape(28, 28), path_y=mnist.y[one][0],
+                  rows_fc1=grid['y6'], rows_code=grid['encode'], rows_y=mnist.y[rows],
+                  codes=held_out['encode'], codes_y=mnist.y[start:],
+                  conv1_filters=sess.run(g['wec1']))
+    arrays.update({'path_' + k: v[0] for k, v in path.items()})
+    return arrays
+
+
+def finish(cfg, mnist, g, sess, run_dir, metrics):
+    """Final loss, diagnostics and figure arrays from the current weights; writes metrics.json and arrays.npz."""
+    got = evaluate(sess, g, mnist.x, ('sq_err', 'encode'))
+    sq_err, codes = got['sq_err'].astype(np.float64), got['encode']
+    collapsed, verdict = collapse_verdict(codes)
+    metrics.update(final_loss=float(sq_err.sum() / mnist.x.size), baselines=baselines(mnist.x),
+                   code_spread=code_spread(codes), collapsed=collapsed, verdict=verdict,
+                   probe_accuracy=probe_accuracy(codes, mnist.y, mnist.n_train),
+                   per_digit_mse=per_digit_mse(sq_err, mnist.y))
+    arrays = figure_arrays(sess, g, mnist)
+    write_atomic(run_dir / 'arrays.npz', lambda f: np.savez_compressed(f, **arrays))
+    write_json(run_dir / 'metrics.json', metrics)
+    return metrics
+
+
+def summary_lines(m):
+    """The short report printed at the end of a run."""
+    b = m['baselines']
+    probe, init = (('n/a' if p is None else f'{p:.3f}') for p in (m['probe_accuracy'], m.get('probe_accuracy_at_init')))
+    worst = max((v, d) for d, v in enumerate(m['per_digit_mse']) if v is not None)
+    best = min((v, d) for d, v in enumerate(m['per_digit_mse']) if v is not None)
+    return [f'final loss {m["final_loss"]:.5f} | baselines: mean image {b["mean_image"]:.5f}, all black {b["all_black"]:.5f}',
+            f'code spread {m["code_spread"]:.4g}: {m["verdict"]}',
+            f'linear probe accuracy on the codes {probe} (at initialisation {init}; chance about 0.10)',
+            f'per-digit MSE: best {best[1]} ({best[0]:.4f}), worst {worst[1]} ({worst[0]:.4f})']
+
+
+class UsageError(Exception):
+    """A problem with the command line or the environment, described in one line."""
+
+
+@contextlib.contextmanager
+def sigint_deferred():
+    """Let a second Ctrl-C wait until the results are on disk."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def build_session(cfg):
+    """Seeded graph, its named tensors, summaries, saver and an initialised session."""
+    graph = tf.Graph()
+    with graph.as_default():
+        seed_everything(cfg['seed'])
+        g = build_graph(cfg)
+        summary_op = add_summaries(g)
+        saver = tf1.train.Saver(max_to_keep=1)
+        sess = make_session()
+        sess.run(tf1.global_variables_initializer())
+    return graph, g, summary_op, saver, sess
+
+
+def config_record(cfg, mnist):
+    """config.json: every setting, the data it ran on, versions, and the command."""
+    record = dict(cfg, kernels=kernels_text(cfg['kernels']))
+    record.update(data_source=mnist.source, data_content=mnist.content, n_images=len(mnist.y), n_train=mnist.n_train,
+                  tensorflow=tf.__version__, numpy=np.__version__, python=sys.version.split()[0],
+                  command=' '.join(['python', 'autoencoder.py'] + sys.argv[1:]),
+                  started=time.strftime('%Y-%m-%d %H:%M:%S'))
+    return record
+
+
+def run(cfg, mnist):
+    """Train one configuration into its own run folder; return (exit status, folder, metrics)."""
+    try:
+        run_dir = new_run_dir(cfg['out'], cfg['name'])
+    except OSError as e:
+        raise UsageError(f'--out {cfg["out"]}: cannot create a run folder there ({e.strerror}); '
+                         f'pass a writable folder') from None
+    print(f'run folder: {run_dir}  ({len(mnist.y)} images from {mnist.source})', flush=True)
+    write_json(run_dir / 'config.json', config_record(cfg, mnist))
+    graph, g, summary_op, saver, sess = build_session(cfg)
+    writer = tf1.summary.FileWriter(str(run_dir / 'tensorboard'), graph)
+    state = dict(run=cfg['name'], loss_history=[], real_steps=0, empty_steps=0, epochs_done=0, seconds=0.0,
+                 interrupted=False, diverged=None)
+    status = 0
+    t0 = time.time()
+    with graph.as_default(), sess:
+        # A random encoder already gives a linearly decodable code; training must beat this to have learned.
+        state['probe_accuracy_at_init'] = probe_accuracy(evaluate(sess, g, mnist.x, ('encode',))['encode'],
+                                                         mnist.y, mnist.n_train)
+        print('Starting training...', flush=True)
+        try:
+            train(cfg, mnist, g, sess, writer, summary_op, state)
+            print('Training done', flush=True)
+        except KeyboardInterrupt:
+            state['interrupted'], status = True, 130
+        except Diverged as e:
+            state['diverged'], status = str(e), 3
+        with sigint_deferred():
+            saver.save(sess, str(run_dir / 'checkpoint' / 'model'), write_meta_graph=False)
+            if status:
+                write_json(run_dir / 'metrics.json', state)
+                writer.close()
+                what = (f'interrupted during epoch {state["epochs_done"]} of {cfg["epochs"]}' if status == 130 else
+                        f'stopped: {state["diverged"]}; the learning rate (--lr {cfg["lr"]:g}) is probably too high '
+                        f'(the question used 1e-4, --fix uses {FIX["lr"]:g})')
+                print(f'{what}. Saved metrics.json and the checkpoint after {state["epochs_done"]} completed epochs '
+                      f'in {run_dir}; draw it with: python autoencoder.py --redraw {run_dir}', file=sys.stderr)
+                return status, run_dir, state
+            metrics = finish(cfg, mnist, g, sess, run_dir, state)
+            if not state['loss_history'] or state['loss_history'][-1][0] != state['epochs_done']:
+                state['loss_history'].append([state['epochs_done'], metrics['final_loss']])
+            writer.add_summary(scalar_summary('loss/all_data', metrics['final_loss']), state['epochs_done'])
+            writer.close()
+            metrics['total_seconds'] = time.time() - t0
+            write_json(run_dir / 'metrics.json', metrics)
+    for line in summary_lines(metrics):
+        print(line)
+    if cfg['figures']:
+        draw(run_dir)
+    print(f'done in {fmt_time(metrics["total_seconds"])} (training {fmt_time(metrics["seconds"])}); results in {run_dir}')
+    return 0, run_dir, metrics
+
+
+def draw(run_dir):
+    """Draw every figure of a run folder (visualize.py reads only the folder)."""
+    import visualize
+    for path in visualize.draw_run(run_dir):
+        print(f'figure: {path}')
+
+
+def redraw(run_dir):
+    """Recompute a run's diagnostics and figures from its checkpoint, without training."""
+    run_dir = Path(run_dir)
+    try:
+        record = json.loads((run_dir / 'config.json').read_text())
+        metrics = json.loads((run_dir / 'metrics.json').read_text())
+    except (OSError, ValueError) as e:
+        raise UsageError(f'{run_dir}: not a finished run folder ({e}); pass a folder made by autoencoder.py') from None
+    cfg = dict(record, kernels=parse_kernels(record['kernels']))
+    mnist = data.load_mnist(cfg['data'], order=cfg['order'], subset=cfg['subset'], seed=cfg['seed'],
+                            verify=cfg['verify'])
+    graph, g, summary_op, saver, sess = build_session(cfg)
+    with graph.as_default(), sess:
+        saver.restore(sess, str(run_dir / 'checkpoint' / 'model'))
+        metrics = finish(cfg, mnist, g, sess, run_dir, metrics)
+    for line in summary_lines(metrics):
+        print(line)
+    draw(run_dir)
+    return 0
+
+
+# ---------------------------------------------------------------- command line
+
+# What --fix sets (explicit flags still win); chosen from the ablation, see README.
+FIX = dict(batching='fixed', kernels=(5, 3), activation='relu', lr=1e-3, epochs=20)
+
+
+# The ablation: (label, flags), each run in its own folder by `--ablate`. The question's loop gets its 501
+# epochs (501 real steps); fixed batching gets 20 epochs (1400 real steps) unless said otherwise.
+ABLATION = [
+    ('question before its edit', '--no-shuffle'),
+    ('question as posted', ''),
+    ('accepted answer: 5x5,3x3 kernels', '--kernels 5x5,3x3'),
+    ('Xavier init for the encoder convs', '--init xavier'),
+    ('tied decoder weights', '--tied'),
+    ('learning rate 1e-3', '--lr 1e-3'),
+    ('ReLU', '--activation relu'),
+    ('ReLU + 5x5,3x3 kernels', '--activation relu --kernels 5x5,3x3'),
+    ('fixed batching', '--batching fixed --epochs 20'),
+    ('fixed batching + 5x5,3x3 kernels', '--batching fixed --kernels 5x5,3x3 --epochs 20'),
+    ('fixed batching + ReLU', '--batching fixed --activation relu --epochs 20'),
+    ('fixed batching + ReLU + lr 1e-3', '--batching fixed --activation relu --lr 1e-3 --epochs 20'),
+    ('--fix', '--fix'),
+    ('fixed batching, the question\'s 501 epochs', '--batching fixed'),
+]
+
+
+def kernels_text(kernels):
+    """(5, 3) -> '5x5,3x3'; (2, 2) -> '2x2'."""
+    k1, k2 = kernels
+    return f'{k1}x{k1}' if k1 == k2 else f'{k1}x{k1},{k2}x{k2}'
+
+
+def _number(kind, low, what):
+    def convert(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f'{text!r} is not a number') from None
+        if not (value >= low if kind is int else value > low and math.isfinite(value)):
+            raise argparse.ArgumentTypeError(f'{text}: must be {what}')
+        return value
+    return convert
+
+
+POSITIVE_INT = _number(int, 1, 'a whole number >= 1')
+COUNT = _number(int, 0, 'a whole number >= 0')
+POSITIVE = _number(float, 0, 'a finite number > 0')
+
+
+def make_parser():
+    """The command line; every default is the question's code."""
+    fix = ', '.join(f'{k}={kernels_text(v) if k == "kernels" else v}' for k, v in FIX.items())
+    p = argparse.ArgumentParser(
+        description='The question\'s convolutional autoencoder on MNIST, exactly as posted unless a flag says '
+                    'otherwise. With no flags it reproduces the failure: loss ~0.067 and one code for every input.',
+    )
+    d = p.add_argument_group('data')
+    d.add_argument('--data', metavar='PATH', default=None,
+                   help=f'Keras-layout mnist.npz or a folder of the four IDX files (default: ${data.ENV_VAR}, then '
+                        f'{data.KERAS_CACHE}, then a Keras download)')
+    d.add_argument('--no-verify', dest='verify', action='store_false',
+                   help='accept arrays that match no known MNIST hash, for a deliberately different file '
+                        '(default: refuse them)')
+    d.add_argument('--order', choices=data.ORDERS, default='label',
+                   help="'label': as fetch_mldata('MNIST original') gave it, train then test, each sorted by "
+                        "label; 'original': the file's order (default: %(default)s)")
+    d.add_argument('--subset', metavar='N', type=POSITIVE_INT, default=None,
+                   help='train on a balanced, seeded subset of N images (6/7 train, 1/7 test) (default: all)')
+    f = p.add_argument_group('suspected causes (each default is the posted code)')
+    f.add_argument('--kernels', type=parse_kernels, default=None,
+                   help='conv kernel sizes, conv1,conv2 (one value = both), e.g. 5x5,3x3, the accepted answer\'s '
+                        'fix. 2x2 keeps the posted VALID padding; other sizes use SAME so shapes stay '
+                        '28->14->7; the decoder mirrors the encoder (default: 2x2)')
+    f.add_argument('--shuffle', action=argparse.BooleanOptionalAction, default=None,
+                   help='permute the data every epoch; --no-shuffle is the question before its edit, which '
+                        'trained on label-sorted data (default: --shuffle, as posted)')
+    f.add_argument('--batching', choices=('buggy', 'fixed'), default=None,
+                   help='buggy: the posted slice data[j*bs:(j+1)*bs] with j stepping by bs, so only the first '
+                        'batch holds images and the other 69 are empty (Adam still steps on its momentum); '
+                        'fixed: data[j:j+bs] (default: buggy)')
+    f.add_argument('--activation', choices=('sigmoid', 'relu'), default=None,
+                   help='nonlinearity of every hidden layer, the code layer (encode) included, so the flag '
+                        'changes only the nonlinearity; the output stays sigmoid because pixels are in [0,1] '
+                        '(default: sigmoid, as posted)')
+    f.add_argument('--init', choices=('truncated_normal', 'xavier'), default=None,
+                   help='encoder conv weights: truncated_normal_initializer() has stddev 1.0, which saturates '
+                        'the sigmoids; xavier is what every other layer uses (default: truncated_normal)')
+    f.add_argument('--tied', action=argparse.BooleanOptionalAction, default=None,
+                   help='decoder fc layers use the transposed encoder fc weights (the question\'s '
+                        'commented-out wdf1/wdf2 lines) (default: --no-tied)')
+    f.add_argument('--fix', action='store_true', help=f'turn on the fixes the ablation shows are needed: {fix}')
+    t = p.add_argument_group('training')
+    t.add_argument('--epochs', type=COUNT, default=None, help=f'epochs (default: 501; --fix: {FIX["epochs"]})')
+    t.add_argument('--batch-size', type=POSITIVE_INT, default=None, help='batch size (default: 1000)')
+    t.add_argument('--lr', type=POSITIVE, default=None, help=f'Adam learning rate (default: 1e-4; --fix: {FIX["lr"]:g})')
+    t.add_argument('--n-h1', type=POSITIVE_INT, default=128,
+                   help='units in fc1; the question never says (default: %(default)s)')
+    t.add_argument('--n-h2', type=POSITIVE_INT, default=64,
+                   help='units in the code layer fc2; the question never says (default: %(default)s)')
+    t.add_argument('--seed', type=int, default=0, help='seed for numpy, TF and --subset (default: %(default)s)')
+    t.add_argument('--eval-every', type=POSITIVE_INT, default=100,
+                   help='print the question\'s "Iteration: i Loss: l" line every this many epochs '
+                        '(default: %(default)s)')
+    o = p.add_argument_group('output')
+    o.add_argument('--out', default='runs',
+                   help='each run writes a new folder here, named after its flags (default: %(default)s)')
+    o.add_argument('--no-figures', dest='figures', action='store_false',
+                   help='skip drawing the PNGs at the end (default: draw them)')
+    o.add_argument('--ablate', action='store_true',
+                   help='run the ablation (every suspected cause alone and in combination, see ABLATION) into '
+                        'OUT/ablation, and write ablation.md and ablation.png there')
+    o.add_argument('--budget', metavar='N', type=COUNT, default=None,
+                   help='with --ablate: cap every configuration at N epochs (a quick smoke run)')
+    o.add_argument('--redraw', metavar='RUN_DIR', default=None,
+                   help='recompute the diagnostics and figures of a finished run from its checkpoint, no training')
+    return p
+
+
+SETTINGS = tuple(QUESTION)  # the settings --fix and the suspected-cause flags choose between
+
+
+def resolve(args):
+    """The run's full configuration: explicit flags, else --fix's preset, else the question's values."""
+    preset = dict(QUESTION, **FIX) if args.fix else QUESTION
+    cfg = {k: preset[k] if getattr(args, k) is None else getattr(args, k) for k in SETTINGS}
+    cfg.update(n_h1=args.n_h1, n_h2=args.n_h2, seed=args.seed, order=args.order, subset=args.subset,
+               data=args.data, verify=args.verify, eval_every=args.eval_every, out=args.out,
+               figures=args.figures, fix=args.fix)
+    cfg['name'], cfg['flags'] = run_name(cfg), flags_text(cfg)
+    return cfg
+
+
+def changed_settings(cfg):
+    """[(flag, value or None)] for --fix and every setting that differs from its preset or the question."""
+    preset = dict(QUESTION, **FIX) if cfg['fix'] else QUESTION
+    out = [('fix', None)] if cfg['fix'] else []
+    for k, base in dict(preset, n_h1=128, n_h2=64, order='label', subset=None, seed=0).items():
+        v, flag = cfg[k], k.replace('_', '-')
+        if v == base:
+            continue
+        if isinstance(v, bool):
+            out.append((flag if v else 'no-' + flag, None))
+        else:
+            out.append((flag, kernels_text(v) if k == 'kernels' else f'{v:g}' if isinstance(v, float) else str(v)))
+    return out
+
+
+def run_name(cfg):
+    """'question', 'fix', or the changed settings, e.g. 'kernels-5x5,3x3_batching-fixed'."""
+    return '_'.join(f if v is None else f'{f}-{v}' for f, v in changed_settings(cfg)) or 'question'
+
+
+def flags_text(cfg):
+    """The flags that make this configuration, e.g. '--kernels 5x5,3x3 --batching fixed'."""
+    return ' '.join(f'--{f}' if v is None else f'--{f} {v}' for f, v in changed_settings(cfg)) or 'no flags (as posted)'
+
+
+def ablate(args, parser):
+    """Run every ABLATION configuration into one folder; write ablation.md and ablation.png there."""
+    chosen = [k for k in SETTINGS if getattr(args, k) is not None] + (['fix'] if args.fix else [])
+    if chosen:
+        raise UsageError(f'--ablate runs its own list of configurations; drop --{", --".join(chosen)} '
+                         f'(use --budget N to cap every configuration at N epochs)')
+    mnist = data.load_mnist(args.data, order=args.order, subset=args.subset, seed=args.seed, verify=args.verify)
+    try:
+        root = new_run_dir(args.out, 'ablation')
+    except OSError as e:
+        raise UsageError(f'--out {args.out}: cannot create a folder there ({e.strerror}); pass a writable folder') from None
+    common = [f'--order={args.order}', f'--seed={args.seed}', f'--n-h1={args.n_h1}', f'--n-h2={args.n_h2}',
+              f'--eval-every={args.eval_every}', f'--out={root}']
+    common += [f'--data={args.data}'] * bool(args.data) + [f'--subset={args.subset}'] * bool(args.subset)
+    common += ['--no-verify'] * (not args.verify) + ['--no-figures'] * (not args.figures)
+    rows, t0 = [], time.time()
+    for k, (label, flags) in enumerate(ABLATION, 1):
+        cfg = resolve(parser.parse_args(flags.split() + common))
+        if args.budget is not None and cfg['epochs'] > args.budget:
+            cfg['epochs'] = args.budget
+            cfg['name'], cfg['flags'] = run_name(cfg), flags_text(cfg)
+        print(f'\n=== ablation {k}/{len(ABLATION)}: {label} ({cfg["flags"]}) ===', flush=True)
+        status, run_dir, metrics = run(cfg, mnist)
+        rows.append(dict(metrics, label=label, flags=cfg['flags'], run=run_dir.name))
+        write_ablation(root, rows, mnist, time.time() - t0, args.budget)
+        if status:
+            return status
+    print(f'\nablation done in {fmt_time(time.time() - t0)}: {root / "ablation.md"}, {root / "ablation.png"}')
+    return 0
+
+
+def write_ablation(root, rows, mnist, seconds, budget):
+    """ablation.md (a table, one row per configuration) and ablation.png."""
+    import visualize
+    base = rows[0]['baselines']
+    lines = [f'# Ablation: what makes the autoencoder learn',
+             '',
+             f'Command: `python autoencoder.py {" ".join(sys.argv[1:])}`  ',
+             f'Data: {len(mnist.y)} images ({mnist.content}), {mnist.n_train} of them in the training part '
+             f'used by the probe. Wall time: {fmt_time(seconds)} on {os.cpu_count()} CPU cores'
+             + (f'; every configuration capped at {budget} epochs (--budget).' if budget is not None else '.'),
+             f'Baselines: the mean image scores {base["mean_image"]:.4f}, an all-black image {base["all_black"]:.4f}. '
+             f'"vs mean" is final loss / mean-image loss: below 1 the network beats predicting the average digit.',
+             '',
+             '| # | configuration | flags | epochs | real steps | final loss | vs mean | code spread | probe acc (at init) '
+             '| verdict | wall time |',
+             '|---|---|---|---|---|---|---|---|---|---|---|']
+    for k, r in enumerate(rows, 1):
+        done = 'final_loss' in r
+        probe = ('n/a' if r.get('probe_accuracy') is None else f'{r["probe_accuracy"]:.3f}') + (
+            '' if r.get('probe_accuracy_at_init') is None else f' ({r["probe_accuracy_at_init"]:.3f})')
+        lines.append(f'| {k} | {r["label"]} | `{r["flags"]}` | {r["epochs_done"]} | {r["real_steps"]} | '
+                     + (f'{r["final_loss"]:.4f} | {r["final_loss"] / base["mean_image"]:.2f} | {r["code_spread"]:.2g} | '
+                        f'{probe} | {"collapsed" if r["collapsed"] else "not collapsed"} | '
+                        if done else '| | | | interrupted | ')
+                     + f'{fmt_time(r.get("total_seconds", r["seconds"]))} |')
+    write_atomic(root / 'ablation.md', lambda f: f.write('\n'.join(lines).encode() + b'\n'))
+    done = [r for r in rows if 'final_loss' in r]
+    if done:
+        visualize.plot_ablation([r['label'] for r in done], [r['final_loss'] for r in done],
+                                [r['probe_accuracy'] for r in done], [r['collapsed'] for r in done], base,
+                                f'Ablation on {len(mnist.y)} images: final loss and linear-probe accuracy',
+                                root / 'ablation.png')
+
+
+def main(argv=None):
+    """Parse flags, load MNIST, train; returns the exit status."""
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.redraw:
+            return redraw(args.redraw)
+        if args.ablate:
+            return ablate(args, parser)
+        cfg = resolve(args)
+        mnist = data.load_mnist(cfg['data'], order=cfg['order'], subset=cfg['subset'], seed=cfg['seed'],
+                                verify=cfg['verify'])
+        return run(cfg, mnist)[0]
+    except (data.DataError, UsageError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
+
+
+if __name__ == '__main__':
+    sys.exit(main())
