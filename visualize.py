@@ -236,48 +236,115 @@ def plot_comparison(runs, path):
     return _save(fig, path)
 
 
-def plot_ablation(labels, losses, probes, collapsed, baselines, title, path):
+def plot_ablation(labels, losses, probes, probes_init, collapsed, baselines, title, path):
     """Final loss and probe accuracy per configuration, coloured by the collapse verdict."""
     n = len(labels)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 1.2 + 0.42 * n), sharey=True, layout='constrained')
+    fig, axes = plt.subplots(1, 2, figsize=(11, 1.6 + 0.42 * n), sharey=True, layout='constrained')
     pos = np.arange(n)[::-1]
-    colors = ['#d62728' if c else '#1f77b4' for c in collapsed]
+    red, blue = '#d62728', '#1f77b4'
+    colors = [red if c else blue for c in collapsed]
     axes[0].barh(pos, losses, color=colors)
     for (name, value), style in zip(sorted(baselines.items()), ('--', ':')):
-        axes[0].axvline(value, color='gray', ls=style, label=f'{name.replace("_", " ")} {value:.4f}')
+        axes[0].axvline(value, color='gray', ls=style, label=f'{name.replace("_", " ")} baseline {value:.4f}')
     for p, v in zip(pos, losses):
         axes[0].text(v, p, f' {v:.4f}', va='center', fontsize=8)
     axes[0].set_xlim(0, max(max(losses), max(baselines.values())) * 1.25)
     axes[0].set_xlabel('final loss (MSE per pixel, lower is better)', fontsize=9)
     axes[0].set_yticks(pos)
     axes[0].set_yticklabels(labels, fontsize=9)
-    axes[0].legend(fontsize=8, loc='lower right')
-    probes = [np.nan if p is None else p for p in probes]
-    axes[1].barh(pos, probes, color=colors)
+    probes = np.array([np.nan if p is None else p for p in probes], dtype=float)
+    init = np.array([np.nan if p is None else p for p in probes_init], dtype=float)
+    axes[1].barh(pos, np.nan_to_num(probes), color=colors)
+    axes[1].plot(init, pos, 'k|', markersize=14, mew=2, label='same probe, untrained network')
     axes[1].axvline(0.1, color='gray', ls=':', label='chance 0.10')
     for p, v in zip(pos, probes):
-        axes[1].text(0 if np.isnan(v) else v, p, ' n/a' if np.isnan(v) else f' {v:.3f}', va='center', fontsize=8)
+        axes[1].text(0 if np.isnan(v) else v, p, '  n/a' if np.isnan(v) else f'  {v:.3f}', va='center', fontsize=8)
     axes[1].set_xlim(0, 1.15)
-    axes[1].set_xlabel('linear-probe accuracy on the codes', fontsize=9)
-    axes[1].legend(handles=[*axes[1].get_legend_handles_labels()[0],
-                            plt.Rectangle((0, 0), 1, 1, color='#d62728'), plt.Rectangle((0, 0), 1, 1, color='#1f77b4')],
-                   labels=['chance 0.10', 'collapsed code', 'code varies'], fontsize=8, loc='lower right')
+    axes[1].set_xlabel('linear-probe accuracy on the codes (higher is better)', fontsize=9)
     for ax in axes:
         ax.grid(axis='x', alpha=0.3)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=red), plt.Rectangle((0, 0), 1, 1, color=blue)]
+    for ax in axes:
+        handles += ax.get_legend_handles_labels()[0]
+    names = ['collapsed code (same for every input)', 'code varies with the input']
+    for ax in axes:
+        names += ax.get_legend_handles_labels()[1]
+    fig.legend(handles, names, loc='outside lower center', ncol=3, fontsize=8)
     fig.suptitle(title, fontsize=10)
     return _save(fig, path)
+
+
+def fmt_time(seconds):
+    """h:mm:ss."""
+    seconds = int(round(seconds))
+    return f'{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}'
+
+
+def ablation_table(summary):
+    """ablation.md: the command, the data, and one table row per configuration."""
+    base = summary['baselines']
+    budget = summary['budget']
+    lines = ['# Ablation: what makes the autoencoder learn', '',
+             f'Command: `{summary["command"]}`  ',
+             f'Data: {summary["n_images"]} images ({summary["data"]}), the first {summary["n_train"]} (the training '
+             f'part) fit the probe, the rest score it. Wall time: {fmt_time(summary["seconds"])} on '
+             f'{summary["cores"]} CPU cores' + (f'; every configuration capped at {budget} epochs (--budget).'
+                                                if budget is not None else '.') + '  ',
+             f'Baselines: the mean image scores {base["mean_image"]:.4f}, an all-black image {base["all_black"]:.4f}; '
+             f'"vs mean" is final loss / mean-image loss (below 1 beats predicting the average digit). The probe is a '
+             f'logistic regression on the standardised codes; in brackets, the same probe on the untrained network.',
+             '',
+             '| # | configuration | flags | epochs | real steps | final loss | vs mean | code spread | probe acc (at init) '
+             '| verdict | wall time |',
+             '|---|---|---|---|---|---|---|---|---|---|---|']
+    for k, r in enumerate(summary['rows'], 1):
+        cells = [str(k), r['label'], f'`{r["flags"]}`', str(r['epochs_done']), str(r['real_steps'])]
+        if 'final_loss' in r:
+            probe = ('n/a' if r.get('probe_accuracy') is None else f'{r["probe_accuracy"]:.3f}') + (
+                '' if r.get('probe_accuracy_at_init') is None else f' ({r["probe_accuracy_at_init"]:.3f})')
+            cells += [f'{r["final_loss"]:.4f}', f'{r["final_loss"] / base["mean_image"]:.2f}', f'{r["code_spread"]:.2g}',
+                      probe, 'collapsed' if r['collapsed'] else 'not collapsed']
+        else:
+            cells += ['', '', '', '', 'interrupted' if r.get('interrupted') else 'diverged']
+        cells.append(fmt_time(r.get('total_seconds', r['seconds'])))
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines) + '\n'
+
+
+def draw_ablation(root):
+    """ablation.md and ablation.png from an ablation folder's ablation.json; returns the paths."""
+    root = Path(root)
+    try:
+        summary = json.loads((root / 'ablation.json').read_text())
+    except (OSError, ValueError) as e:
+        raise RunError(f'{root}: not an ablation folder ({e}); make one with python autoencoder.py --ablate') from None
+    (root / 'ablation.md').write_text(ablation_table(summary))
+    done = [r for r in summary['rows'] if 'final_loss' in r]
+    paths = [root / 'ablation.md']
+    if done:
+        paths.append(plot_ablation(
+            [r['label'] for r in done], [r['final_loss'] for r in done], [r['probe_accuracy'] for r in done],
+            [r.get('probe_accuracy_at_init') for r in done], [r['collapsed'] for r in done], summary['baselines'],
+            f'Ablation on {summary["n_images"]} images ({summary["data"]}): final loss and linear-probe accuracy',
+            root / 'ablation.png'))
+    return paths
 
 
 def main(argv=None):
     """Redraw the figures of each run folder given; with two or more, also a comparison sheet."""
     p = argparse.ArgumentParser(description='Redraw the figures of finished autoencoder runs from their folders '
                                             '(config.json, metrics.json, arrays.npz); no training, no TensorFlow.')
-    p.add_argument('runs', nargs='+', metavar='RUN_DIR', help='run folders written by autoencoder.py')
+    p.add_argument('runs', nargs='+', metavar='RUN_DIR',
+                   help='run folders written by autoencoder.py; an ablation folder redraws ablation.md and .png')
     p.add_argument('--out', default='comparison.png',
                    help='where to save the side-by-side sheet when two or more runs are given (default: %(default)s)')
     args = p.parse_args(argv)
     try:
-        runs = [load_run(r) for r in args.runs]
+        ablations = [Path(r) for r in args.runs if (Path(r) / 'ablation.json').is_file()]
+        for root in ablations:
+            for path in draw_ablation(root):
+                print(f'figure: {path}')
+        runs = [load_run(r) for r in args.runs if Path(r) not in ablations]
         for r in runs:
             for path in draw_run(r['dir']):
                 print(f'figure: {path}')

@@ -42,9 +42,9 @@ def test_each_plot_writes_a_png_of_the_expected_size(tmp_path, arrays):
                                      tmp_path / 'l.png'), (600, 420)),
         'filters': (visualize.plot_filters(a['filters'], 't', tmp_path / 'f.png'), (800, 340)),
         'pca': (visualize.plot_pca(a['codes'], a['codes_y'], 't', tmp_path / 'p.png'), (600, 550)),
-        'ablation': (visualize.plot_ablation(['a', 'b', 'c'], [0.07, 0.02, 0.11], [0.8, None, 0.9],
+        'ablation': (visualize.plot_ablation(['a', 'b', 'c'], [0.07, 0.02, 0.11], [0.8, None, 0.9], [0.8, 0.7, None],
                                              [True, False, True], {'mean_image': 0.07, 'all_black': 0.11}, 't',
-                                             tmp_path / 'ab.png'), (1100, 246)),
+                                             tmp_path / 'ab.png'), (1100, 286)),
     }
     for name, (path, size) in made.items():
         assert png_size(path) == size, name
@@ -112,3 +112,21 @@ def test_tensorboard_events_hold_scalars_images_and_histograms(faithful_run):
     assert tags['input/image/0'] == {'image'} and tags['reconstruction/image/9'] == {'image'}
     for layer in ('y2', 'y4', 'y6', 'encode', 'u1', 'u2', 'u5', 'u7'):
         assert tags[f'activation/{layer}'] == {'histo'}, layer
+
+
+def test_ablation_table_renders_finished_and_interrupted_rows(tmp_path):
+    row = dict(label='question as posted', flags='no flags (as posted)', epochs_done=501, real_steps=501,
+               final_loss=0.0696, code_spread=4e-5, probe_accuracy=0.873, probe_accuracy_at_init=0.873,
+               collapsed=True, total_seconds=48.2, seconds=37.0)
+    stopped = dict(label='--fix', flags='--fix', epochs_done=3, real_steps=210, seconds=12.0, interrupted=True)
+    summary = dict(command='python autoencoder.py --ablate', data='MNIST', n_images=70000, n_train=60000, cores=2,
+                   budget=None, baselines={'mean_image': 0.0673, 'all_black': 0.1123}, seconds=60.0,
+                   rows=[row, stopped])
+    (tmp_path / 'ablation.json').write_text(json.dumps(summary))
+    assert cli('visualize.py', tmp_path).returncode == 0
+    lines = (tmp_path / 'ablation.md').read_text().splitlines()
+    assert '| 1 | question as posted | `no flags (as posted)` | 501 | 501 | 0.0696 | 1.03 | 4e-05 | 0.873 (0.873) ' \
+           '| collapsed | 0:00:48 |' in lines
+    assert '| 2 | --fix | `--fix` | 3 | 210 |  |  |  |  | interrupted | 0:00:12 |' in lines
+    assert all(line.count('|') == 12 for line in lines if line.startswith('| '))
+    assert png_size(tmp_path / 'ablation.png') == (1100, 202)  # one finished row

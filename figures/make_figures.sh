@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Regenerate the reference figures in figures/ from full MNIST (about 5 minutes on 2 cores):
+#   bash figures/make_figures.sh ../shared/data/mnist.npz
+# The ablation table and figure come from their own, longer command (see README).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+data=${1:-../shared/data/mnist.npz}
+py=${PYTHON:-python}
+mkdir -p runs
+out=$(mktemp -d runs/reference.XXXX)  # a fresh folder, so the run names below are exact
+for flags in "--no-shuffle" "" "--kernels 5x5,3x3" "--fix"; do
+  # shellcheck disable=SC2086
+  $py autoencoder.py --data "$data" --out "$out" $flags
+done
+$py visualize.py "$out/question" "$out/kernels-5x5,3x3" "$out/fix" --out figures/before_after.png
+for run in no-shuffle question kernels-5x5,3x3 fix; do
+  for fig in reconstructions activations codes loss filters pca; do
+    cp "$out/$run/$fig.png" "figures/${run}_$fig.png"
+  done
+done
+echo "figures/ updated from $out"
