@@ -331,8 +331,8 @@ def scalar_summary(tag, value):
     return tf1.Summary(value=[tf1.Summary.Value(tag=tag, simple_value=value)])
 
 
-def train(cfg, mnist, g, sess, writer, summary_op, state):
-    """The question's training loop; fills `state` as it goes so an interruption loses nothing."""
+def train(cfg, mnist, g, sess, writer, summary_op, state, batch_losses):
+    """The question's training loop; fills `state` and `batch_losses` as it goes, so an interruption loses nothing."""
     x, n = mnist.x, len(mnist.x)
     rng = np.random.RandomState(cfg['seed'])  # the question's np.random.permutation, seeded
     bounds = list(batch_bounds(n, cfg['batch_size'], cfg['batching']))
@@ -367,6 +367,7 @@ def train(cfg, mnist, g, sess, writer, summary_op, state):
                 if len(batch):
                     _, batch_loss = sess.run([g['opt'], g['loss']], {g['x']: batch})
                     state['real_steps'] += 1
+                    batch_losses.append((i + (step + 1) / len(bounds), batch_loss))
                     writer.add_summary(scalar_summary('loss/batch', batch_loss), state['real_steps'])
                     if not np.isfinite(batch_loss):
                         raise Diverged(f'the batch loss is {batch_loss} at epoch {i}, step {step}')
@@ -386,26 +387,26 @@ def train(cfg, mnist, g, sess, writer, summary_op, state):
         state['seconds'] = time.time() - t0
 
 
-def figure_arrays(sess, g, mnist):
-    """Everything visualize.py draws, computed once from the trained weights."""
+def figure_arrays(sess, g, mnist, codes, batch_losses):
+    """Everything visualize.py draws, computed once from the trained weights (`codes`: of every row)."""
     start = mnist.n_train if mnist.n_train < len(mnist.y) else 0  # draw held-out digits where there are any
-    recon = sample_indices(mnist.y, start, 2)
+    first = sample_indices(mnist.y, start, 1)
+    recon = np.array([*first, *(i for i in sample_indices(mnist.y, start, 2) if i not in set(first))], dtype=int)
     rows = sample_indices(mnist.y, start, 20)
-    one = recon[2 * 7:2 * 7 + 1]  # one "7" walked through every layer
+    sevens = first[mnist.y[first] == 7]
+    one = sevens if len(sevens) else first[:1]  # one input walked through every layer, a "7" if there is one
     path = sess.run({k: g[k] for k in ('y2', 'y4', 'y6', 'encode', 'u1', 'u3', 'u5', 'u7')}, {g['x']: mnist.x[one]})
-    got = evaluate(sess, g, mnist.x[recon], ('decode',))
-    grid = evaluate(sess, g, mnist.x[rows], ('y6', 'encode'))
-    held_out = evaluate(sess, g, mnist.x[start:], ('encode',))
-    arrays = dict(recon_x=mnist.x[recon], recon_out=got['decode'], recon_y=mnist.y[recon],
-                  path_x=mnist.x[one][0].reshape(28, 28), path_y=mnist.y[one][0],
-                  rows_fc1=grid['y6'], rows_code=grid['encode'], rows_y=mnist.y[rows],
-                  codes=held_out['encode'], codes_y=mnist.y[start:],
-                  conv1_filters=sess.run(g['wec1']))
+    grid = evaluate(sess, g, mnist.x[rows], ('y6',))
+    arrays = dict(recon_x=mnist.x[recon], recon_out=evaluate(sess, g, mnist.x[recon], ('decode',))['decode'],
+                  recon_y=mnist.y[recon], path_x=mnist.x[one][0].reshape(28, 28), path_y=mnist.y[one][0],
+                  rows_fc1=grid['y6'], rows_code=codes[rows], rows_y=mnist.y[rows],
+                  codes=codes[start:], codes_y=mnist.y[start:], conv1_filters=sess.run(g['wec1']),
+                  batch_loss=np.asarray(batch_losses, np.float32).reshape(-1, 2))
     arrays.update({'path_' + k: v[0] for k, v in path.items()})
     return arrays
 
 
-def finish(cfg, mnist, g, sess, run_dir, metrics):
+def finish(cfg, mnist, g, sess, run_dir, metrics, batch_losses):
     """Final loss, diagnostics and figure arrays from the current weights; writes metrics.json and arrays.npz."""
     got = evaluate(sess, g, mnist.x, ('sq_err', 'encode'), cfg['eval_chunk'])
     sq_err, codes = got['sq_err'].astype(np.float64), got['encode']
@@ -414,7 +415,7 @@ def finish(cfg, mnist, g, sess, run_dir, metrics):
                    code_spread=code_spread(codes), collapsed=collapsed, verdict=verdict,
                    probe_accuracy=probe_accuracy(codes, mnist.y, mnist.n_train),
                    per_digit_mse=per_digit_mse(sq_err, mnist.y))
-    arrays = figure_arrays(sess, g, mnist)
+    arrays = figure_arrays(sess, g, mnist, codes, batch_losses)
     write_atomic(run_dir / 'arrays.npz', lambda f: np.savez_compressed(f, **arrays))
     write_json(run_dir / 'metrics.json', metrics)
     return metrics
@@ -480,6 +481,7 @@ def run(cfg, mnist):
     write_json(run_dir / 'config.json', config_record(cfg, mnist))
     graph, g, summary_op, saver, sess = build_session(cfg)
     writer = tf1.summary.FileWriter(str(run_dir / 'tensorboard'), graph)
+    batch_losses = []  # (epochs done, loss) of every real step, for the loss figure
     state = dict(run=cfg['name'], flags=cfg['flags'], loss_history=[], real_steps=0, empty_steps=0, epochs_done=0, seconds=0.0,
                  interrupted=False, diverged=None)
     status = 0
@@ -490,7 +492,7 @@ def run(cfg, mnist):
         state['probe_accuracy_at_init'] = probe_accuracy(codes, mnist.y, mnist.n_train)
         print('Starting training...', flush=True)
         try:
-            train(cfg, mnist, g, sess, writer, summary_op, state)
+            train(cfg, mnist, g, sess, writer, summary_op, state, batch_losses)
             print('Training done', flush=True)
         except KeyboardInterrupt:
             state['interrupted'], status = True, 130
@@ -507,7 +509,7 @@ def run(cfg, mnist):
                 print(f'{what}. Saved metrics.json and the checkpoint after {state["epochs_done"]} completed epochs '
                       f'in {run_dir}; draw it with: python autoencoder.py --redraw {run_dir}', file=sys.stderr)
                 return status, run_dir, state
-            metrics = finish(cfg, mnist, g, sess, run_dir, state)
+            metrics = finish(cfg, mnist, g, sess, run_dir, state, batch_losses)
             if not state['loss_history'] or state['loss_history'][-1][0] != state['epochs_done']:
                 state['loss_history'].append([state['epochs_done'], metrics['final_loss']])
             writer.add_summary(scalar_summary('loss/all_data', metrics['final_loss']), state['epochs_done'])
@@ -543,7 +545,12 @@ def redraw(run_dir):
     graph, g, summary_op, saver, sess = build_session(cfg)
     with graph.as_default(), sess:
         saver.restore(sess, str(run_dir / 'checkpoint' / 'model'))
-        metrics = finish(cfg, mnist, g, sess, run_dir, metrics)
+        try:  # the batch losses are not in the checkpoint: keep those of an earlier arrays.npz
+            with np.load(run_dir / 'arrays.npz', allow_pickle=False) as f:
+                batch_losses = f['batch_loss']
+        except (OSError, KeyError, ValueError):
+            batch_losses = []
+        metrics = finish(cfg, mnist, g, sess, run_dir, metrics, batch_losses)
     for line in summary_lines(metrics):
         print(line)
     draw(run_dir)

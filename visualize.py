@@ -60,19 +60,17 @@ def _show(ax, image, title=None, cmap='gray', vmin=None, vmax=None, aspect='equa
 
 
 def plot_reconstructions(x, out, y, title, path):
-    """Inputs over their outputs: for each of the rows of 10, the inputs then their reconstructions."""
+    """Inputs over their outputs, ten per row pair (autoencoder.py orders them one of each digit, then again)."""
     x, out = np.asarray(x).reshape(-1, 28, 28), np.asarray(out).reshape(-1, 28, 28)
-    order = np.argsort(np.arange(len(y)) % 2, kind='stable')  # first image of each digit, then the second
-    pairs = []
-    for start in range(0, len(order), 10):
-        idx = order[start:start + 10]
-        pairs += [*x[idx], *out[idx]]
-    fig, ax = plt.subplots(figsize=(7, 3.1 * len(order) / 20 + 0.9), layout='constrained')
-    _show(ax, mosaic(pairs, 10, pad=2), vmin=0, vmax=1)
-    ax.set_xticks(np.arange(10) * 30 + 14)
-    ax.set_xticklabels([str(int(d)) for d in np.asarray(y)[order[:10]]], fontsize=9)
-    ax.set_xlabel('digit', fontsize=9)
-    ax.set_ylabel('inputs over outputs', fontsize=9)
+    tiles = []
+    for start in range(0, len(x), 10):
+        tiles += [*x[start:start + 10], *np.zeros((10 - len(x[start:start + 10]), 28, 28)) * np.nan,
+                  *out[start:start + 10], *np.zeros((10 - len(out[start:start + 10]), 28, 28)) * np.nan]
+    rows = len(tiles) // 10
+    fig, ax = plt.subplots(figsize=(7, 0.7 * rows + 1.0), layout="constrained")
+    _show(ax, mosaic(tiles, 10, pad=2), vmin=0, vmax=1)
+    ax.set_xlabel(f'{len(x)} inputs (rows 1, 3, ...) over their outputs (rows 2, 4, ...); '
+                  f'digits {" ".join(str(int(d)) for d in np.asarray(y)[:10])}', fontsize=9)
     fig.suptitle(title, fontsize=9)
     return _save(fig, path)
 
@@ -125,12 +123,15 @@ def plot_codes(fc1, code, y, title, path):
     return _save(fig, path)
 
 
-def plot_loss(history, baselines, title, path, ax=None):
-    """Loss over all data against epochs, with the mean-image and all-black baselines."""
+def plot_loss(history, baselines, title, path, ax=None, batch=None):
+    """Loss over all data against epochs, the loss of each batch trained on, and the two baselines."""
     history = np.asarray(history, dtype=float).reshape(-1, 2)
     own = ax is None
     if own:
         fig, ax = plt.subplots(figsize=(6, 4.2), layout='constrained')
+    if batch is not None and len(batch):
+        batch = np.asarray(batch, dtype=float)
+        ax.plot(batch[:, 0], batch[:, 1], color='C1', lw=0.6, alpha=0.7, label='loss of each batch trained on')
     ax.plot(history[:, 0], history[:, 1], 'o-', color='C0', label='loss over all data')
     for (name, value), style in zip(sorted(baselines.items()), ('--', ':')):
         ax.axhline(value, color='gray', ls=style, label=f'{name.replace("_", " ")} baseline {value:.4f}')
@@ -210,7 +211,8 @@ def draw_run(run_dir):
     return [plot_reconstructions(a['recon_x'], a['recon_out'], a['recon_y'], title, d / 'reconstructions.png'),
             plot_activations(layers, title + f' | input: a {int(a["path_y"])}', d / 'activations.png'),
             plot_codes(a['rows_fc1'], a['rows_code'], a['rows_y'], title, d / 'codes.png'),
-            plot_loss(run['metrics']['loss_history'], run['metrics']['baselines'], title, d / 'loss.png'),
+            plot_loss(run['metrics']['loss_history'], run['metrics']['baselines'], title, d / 'loss.png',
+                      batch=a.get('batch_loss')),
             plot_filters(a['conv1_filters'], title, d / 'filters.png'),
             plot_pca(a['codes'], a['codes_y'], title, d / 'pca.png')]
 
@@ -222,8 +224,7 @@ def plot_comparison(runs, path):
     top = max(max(h[1] for h in r['metrics']['loss_history']) for r in runs)
     for col, run in enumerate(runs):
         a, m = run['arrays'], run['metrics']
-        first = np.flatnonzero(np.r_[True, a['recon_y'][1:] != a['recon_y'][:-1]])  # one of each digit
-        tiles = [*a['recon_x'][first].reshape(-1, 28, 28), *a['recon_out'][first].reshape(-1, 28, 28)]
+        tiles = [*a['recon_x'][:10].reshape(-1, 28, 28), *a['recon_out'][:10].reshape(-1, 28, 28)]  # one per digit
         _show(axes[0, col], mosaic(tiles, 5, pad=2), 'inputs (rows 1-2) over outputs (rows 3-4)', vmin=0, vmax=1)
         axes[0, col].set_title(run_title(run).replace(' | ', '\n', 1), fontsize=9)
         im = axes[1, col].imshow(a['rows_code'], cmap='viridis', interpolation='nearest', aspect='auto')
@@ -231,7 +232,7 @@ def plot_comparison(runs, path):
         axes[1, col].set_xlabel('code unit', fontsize=9)
         _digit_ticks(axes[1, col], a['rows_y'])
         fig.colorbar(im, ax=axes[1, col], fraction=0.05)
-        plot_loss(m['loss_history'], m['baselines'], None, None, ax=axes[2, col])
+        plot_loss(m['loss_history'], m['baselines'], None, None, ax=axes[2, col], batch=a.get('batch_loss'))
         axes[2, col].set_ylim(0, max(0.12, top * 1.05))
     return _save(fig, path)
 

@@ -35,7 +35,7 @@ def test_each_plot_writes_a_png_of_the_expected_size(tmp_path, arrays):
                   y6=np.random.rand(128), encode=np.random.rand(64), u1=np.random.rand(128),
                   u3=np.random.rand(7, 7, 32), u5=np.random.rand(14, 14, 16), u7=np.random.rand(28, 28, 1))
     made = {
-        'reconstructions': (visualize.plot_reconstructions(a['x'], a['out'], a['y20'], 't', tmp_path / 'r.png'), (700, 400)),
+        'reconstructions': (visualize.plot_reconstructions(a['x'], a['out'], a['y20'], 't', tmp_path / 'r.png'), (700, 380)),
         'activations': (visualize.plot_activations(layers, 't', tmp_path / 'a.png'), (1100, 800)),
         'codes': (visualize.plot_codes(a['fc1'], a['code'], a['y200'], 't', tmp_path / 'c.png'), (1000, 500)),
         'loss': (visualize.plot_loss([[0, 0.3], [100, 0.1]], {'mean_image': 0.07, 'all_black': 0.11}, 't',
