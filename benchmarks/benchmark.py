@@ -120,7 +120,7 @@ def faithful_run(args):
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--data', default=None, help='MNIST file, as for autoencoder.py (default: its search order)')
-    p.add_argument('--images', type=int, default=20000, help='images per timed pass (default: %(default)s)')
+    p.add_argument('--images', type=int, default=70000, help='images per timed pass (default: %(default)s)')
     p.add_argument('--epochs', type=int, default=1, help='timed passes per measurement (default: %(default)s)')
     p.add_argument('--repeats', type=int, default=5, help='measurements of each side (default: %(default)s)')
     p.add_argument('--skip-faithful', action='store_true', help='do not time the faithful 501-epoch run')
@@ -143,7 +143,7 @@ def main():
     limit = numpy_gflops()
     o, k = statistics.median(ours), statistics.median(keras)
     print(f'\ntraining step, fixed batching, kernels {KERNELS[0]}x{KERNELS[0]},{KERNELS[1]}x{KERNELS[1]}, batch {BATCH}, '
-          f'{args.images} images x {args.epochs} pass(es), median of {args.repeats}, {os.cpu_count()} cores')
+          f'{args.images} images x {args.epochs} pass(es), median of {args.repeats}, {os.cpu_count()} cores\n')
     print('| measure | value |\n|---|---|')
     print(f'| ours (tf.compat.v1 Session) | {o:,.0f} img/s |')
     print(f'| Keras Model.fit | {k:,.0f} img/s |')
@@ -154,7 +154,7 @@ def main():
     print(f'| ours / matmul limit | {o * train / 1e9 / limit:.2f} |')
     if not args.skip_faithful:
         print(f'| faithful 501-epoch run, end to end | {seconds:.1f} s |')
-        print(f'| its peak resident memory | {rss:,.0f} MB |')
+        print(f'| its peak resident memory | {rss:,.0f} MiB |')
 
 
 if __name__ == '__main__':
