@@ -773,6 +773,9 @@ def main(argv=None):
     except (data.DataError, UsageError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # outside training (loading, diagnostics, drawing): nothing half-written to keep
+        print('interrupted', file=sys.stderr)
+        return 130
 
 
 if __name__ == '__main__':

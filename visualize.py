@@ -132,7 +132,8 @@ def plot_loss(history, baselines, title, path, ax=None, batch=None):
     if batch is not None and len(batch):
         batch = np.asarray(batch, dtype=float)
         ax.plot(batch[:, 0], batch[:, 1], color='C1', lw=0.6, alpha=0.7, label='loss of each batch trained on')
-    ax.plot(history[:, 0], history[:, 1], 'o-', color='C0', label='loss over all data')
+    # markers only: a line between evaluations far apart would invent a trajectory
+    ax.plot(history[:, 0], history[:, 1], 'o', color='C0', label='loss over all data')
     for (name, value), style in zip(sorted(baselines.items()), ('--', ':')):
         ax.axhline(value, color='gray', ls=style, label=f'{name.replace("_", " ")} baseline {value:.4f}')
     ax.set_xlabel('epoch', fontsize=9)
