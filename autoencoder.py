@@ -97,7 +97,7 @@ def build_graph(cfg):
     k1, k2 = cfg['kernels']
     n_h1, n_h2 = cfg['n_h1'], cfg['n_h2']
     act = tf.nn.sigmoid if cfg['activation'] == 'sigmoid' else tf.nn.relu
-    xavier = tf1.glorot_uniform_initializer()  # = tf.contrib.layers.xavier_initializer()
+    xavier = tf1.glorot_uniform_initializer()  # what the question's xavier_initializer() was
     conv_init = tf1.truncated_normal_initializer() if cfg['init'] == 'truncated_normal' else xavier  # stddev 1.0 as posted
     zero = tf1.constant_initializer(0)
 
@@ -407,7 +407,7 @@ def figure_arrays(sess, g, mnist, codes, batch_losses):
 
 
 def finish(cfg, mnist, g, sess, run_dir, metrics, batch_losses):
-    """Final loss, diagnostics and figure arrays from the current weights; writes metrics.json and arrays.npz."""
+    """Final loss and diagnostics (added to `metrics`) and arrays.npz, from the current weights."""
     got = evaluate(sess, g, mnist.x, ('sq_err', 'encode'), cfg['eval_chunk'])
     sq_err, codes = got['sq_err'].astype(np.float64), got['encode']
     collapsed, verdict = collapse_verdict(codes)
@@ -417,7 +417,6 @@ def finish(cfg, mnist, g, sess, run_dir, metrics, batch_losses):
                    per_digit_mse=per_digit_mse(sq_err, mnist.y))
     arrays = figure_arrays(sess, g, mnist, codes, batch_losses)
     write_atomic(run_dir / 'arrays.npz', lambda f: np.savez_compressed(f, **arrays))
-    write_json(run_dir / 'metrics.json', metrics)
     return metrics
 
 
@@ -482,8 +481,8 @@ def run(cfg, mnist):
     graph, g, summary_op, saver, sess = build_session(cfg)
     writer = tf1.summary.FileWriter(str(run_dir / 'tensorboard'), graph)
     batch_losses = []  # (epochs done, loss) of every real step, for the loss figure
-    state = dict(run=cfg['name'], flags=cfg['flags'], loss_history=[], real_steps=0, empty_steps=0, epochs_done=0, seconds=0.0,
-                 interrupted=False, diverged=None)
+    state = dict(run=cfg['name'], flags=cfg['flags'], loss_history=[], real_steps=0, empty_steps=0, epochs_done=0,
+                 seconds=0.0, interrupted=False, diverged=None)
     status = 0
     t0 = time.time()
     with graph.as_default(), sess:
@@ -551,6 +550,7 @@ def redraw(run_dir):
         except (OSError, KeyError, ValueError):
             batch_losses = []
         metrics = finish(cfg, mnist, g, sess, run_dir, metrics, batch_losses)
+    write_json(run_dir / 'metrics.json', metrics)
     for line in summary_lines(metrics):
         print(line)
     draw(run_dir)
