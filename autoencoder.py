@@ -391,7 +391,8 @@ def figure_arrays(sess, g, mnist, codes, batch_losses):
     """Everything visualize.py draws, computed once from the trained weights (`codes`: of every row)."""
     start = mnist.n_train if mnist.n_train < len(mnist.y) else 0  # draw held-out digits where there are any
     first = sample_indices(mnist.y, start, 1)
-    recon = np.array([*first, *(i for i in sample_indices(mnist.y, start, 2) if i not in set(first))], dtype=int)
+    seen = set(first)
+    recon = np.array([*first, *(i for i in sample_indices(mnist.y, start, 2) if i not in seen)], dtype=int)
     rows = sample_indices(mnist.y, start, 20)
     sevens = first[mnist.y[first] == 7]
     one = sevens if len(sevens) else first[:1]  # one input walked through every layer, a "7" if there is one
@@ -539,8 +540,7 @@ def redraw(run_dir):
     except (OSError, ValueError) as e:
         raise UsageError(f'{run_dir}: not a finished run folder ({e}); pass a folder made by autoencoder.py') from None
     cfg = dict(record, kernels=parse_kernels(record['kernels']))
-    mnist = data.load_mnist(cfg['data'], order=cfg['order'], subset=cfg['subset'], seed=cfg['seed'],
-                            verify=cfg['verify'])
+    mnist = load_data(cfg)
     graph, g, summary_op, saver, sess = build_session(cfg)
     with graph.as_default(), sess:
         saver.restore(sess, str(run_dir / 'checkpoint' / 'model'))
@@ -645,8 +645,8 @@ def make_parser():
                         'changes only the nonlinearity; the output stays sigmoid because pixels are in [0,1] '
                         '(default: sigmoid, as posted)')
     f.add_argument('--init', choices=('truncated_normal', 'xavier'), default=None,
-                   help='encoder conv weights: truncated_normal_initializer() has stddev 1.0, which saturates '
-                        'the sigmoids; xavier is what every other layer uses (default: truncated_normal)')
+                   help='encoder conv weights: truncated_normal_initializer() has stddev 1.0 as posted; xavier '
+                        'is what every other layer uses (default: truncated_normal)')
     f.add_argument('--tied', action=argparse.BooleanOptionalAction, default=None,
                    help='decoder fc layers use the transposed encoder fc weights (the question\'s '
                         'commented-out wdf1/wdf2 lines) (default: --no-tied)')
@@ -684,9 +684,20 @@ def make_parser():
 SETTINGS = tuple(QUESTION)  # the settings --fix and the suspected-cause flags choose between
 
 
+def preset_for(fix):
+    """The values a run starts from: the question's, or with --fix its preset on top."""
+    return dict(QUESTION, **FIX) if fix else QUESTION
+
+
+def load_data(settings):
+    """MNIST as a run's settings (data, order, subset, seed, verify) ask for."""
+    return data.load_mnist(settings['data'], order=settings['order'], subset=settings['subset'],
+                           seed=settings['seed'], verify=settings['verify'])
+
+
 def resolve(args):
     """The run's full configuration: explicit flags, else --fix's preset, else the question's values."""
-    preset = dict(QUESTION, **FIX) if args.fix else QUESTION
+    preset = preset_for(args.fix)
     cfg = {k: preset[k] if getattr(args, k) is None else getattr(args, k) for k in SETTINGS}
     cfg.update(n_h1=args.n_h1, n_h2=args.n_h2, seed=args.seed, order=args.order, subset=args.subset,
                data=args.data, verify=args.verify, eval_every=args.eval_every, eval_chunk=args.eval_chunk,
@@ -697,7 +708,7 @@ def resolve(args):
 
 def changed_settings(cfg):
     """[(flag, value or None)] for --fix and every setting that differs from its preset or the question."""
-    preset = dict(QUESTION, **FIX) if cfg['fix'] else QUESTION
+    preset = preset_for(cfg['fix'])
     out = [('fix', None)] if cfg['fix'] else []
     for k, base in dict(preset, n_h1=128, n_h2=64, order='label', subset=None, seed=0).items():
         v, flag = cfg[k], k.replace('_', '-')
@@ -726,7 +737,7 @@ def ablate(args, parser):
     if chosen:
         raise UsageError(f'--ablate runs its own list of configurations; drop --{", --".join(chosen)} '
                          f'(use --budget N to cap every configuration at N epochs)')
-    mnist = data.load_mnist(args.data, order=args.order, subset=args.subset, seed=args.seed, verify=args.verify)
+    mnist = load_data(vars(args))
     try:
         root = new_run_dir(args.out, 'ablation')
     except OSError as e:
@@ -767,8 +778,7 @@ def main(argv=None):
         if args.ablate:
             return ablate(args, parser)
         cfg = resolve(args)
-        mnist = data.load_mnist(cfg['data'], order=cfg['order'], subset=cfg['subset'], seed=cfg['seed'],
-                                verify=cfg['verify'])
+        mnist = load_data(cfg)
         return run(cfg, mnist)[0]
     except (data.DataError, UsageError) as e:
         print(f'error: {e}', file=sys.stderr)
