@@ -20,7 +20,9 @@ import contextlib
 import json
 import math
 import os
+import platform
 import random
+import shutil
 import signal
 import sys
 import tempfile
@@ -30,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 import data
+import diagnostics
 import visualize
 
 
@@ -53,8 +56,10 @@ def quiet_stderr():
 
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+_t = time.perf_counter()
 with quiet_stderr():
     import tensorflow as tf
+IMPORT_SECONDS = time.perf_counter() - _t  # reported in each run's timing
 
 tf1 = tf.compat.v1
 tf1.disable_eager_execution()  # graph mode, placeholders and Sessions, as in TF 0.x
@@ -81,9 +86,10 @@ def parse_kernels(text):
         raise argparse.ArgumentTypeError(f'{text!r}: give one size for both convolutions or two (conv1,conv2)')
     for k, size_in, layer in ((sizes[0], 28, 'conv1'), (sizes[1], 14, 'conv2')):
         if not 2 <= k <= size_in:
+            why = ' (1x1 would skip 3 of every 4 pixels)' if k == 1 else ''
             raise argparse.ArgumentTypeError(
                 f'{layer} kernel {k}x{k} cannot map {size_in}x{size_in} to {size_in // 2}x{size_in // 2} with stride 2: '
-                f'use 2..{size_in} (1x1 would skip 3 of every 4 pixels)')
+                f'use 2..{size_in}{why}')
     return tuple(sizes)
 
 
@@ -166,9 +172,13 @@ def build_graph(cfg):
     # TF 0.x ran `opt` on an empty batch: every gradient was zero, yet Adam still stepped on its momentum.
     # TF 2.x refuses an empty batch, so this op performs that same update directly.
     empty_step = optimizer.apply_gradients([(tf.zeros_like(v), v) for g, v in grads_and_vars if g is not None])
+    # For the health monitor: every weight matrix and its gradient, by variable name (no new ops: the same gradients).
+    weights = {v.op.name: v for g, v in grads_and_vars if v.op.name.endswith('/w')}
+    grads = {v.op.name: g for g, v in grads_and_vars if v.op.name.endswith('/w')}
     names = ('x', 'wec1', 'bec1', 'wec2', 'bec2', 'wef1', 'bef1', 'wef2', 'bef2', 'y1', 'y2', 'y3', 'y4', 'y5', 'y6',
              'encode', 'wdf1', 'bdf1', 'wdf2', 'bdf2', 'wdd1', 'bdd1', 'wdd2', 'bdd2',
-             'u1', 'u2', 'u3', 'u4', 'u5', 'u6', 'u7', 'decode', 'loss', 'sq_err', 'opt', 'empty_step')
+             'u1', 'u2', 'u3', 'u4', 'u5', 'u6', 'u7', 'decode', 'loss', 'sq_err', 'opt', 'empty_step',
+             'weights', 'grads')
     local = locals()
     return {name: local[name] for name in names}
 
@@ -196,62 +206,6 @@ def evaluate(sess, g, x, fetches=('sq_err',), chunk=EVAL_CHUNK):
 def mean_loss(sess, g, x, chunk=EVAL_CHUNK):
     """The question's loss over all of x (the mean squared error per pixel), fed in chunks."""
     return float(evaluate(sess, g, x, chunk=chunk)['sq_err'].astype(np.float64).sum() / x.size)
-
-
-# ---------------------------------------------------------------- diagnostics (numpy in, numbers out)
-
-COLLAPSE_RATIO = 0.05  # code spread below 5% of the code's own scale: the encoder ignores its input
-
-
-def baselines(x):
-    """MSE of predicting the mean image, and of predicting an all-black image, for every row of x."""
-    s1 = np.zeros(x.shape[1])
-    s2 = np.zeros(x.shape[1])
-    for i in range(0, len(x), 10000):  # in chunks: x may be 70000x784 and memory is budgeted
-        chunk = x[i:i + 10000].astype(np.float64)
-        s1 += chunk.sum(0)
-        s2 += np.square(chunk).sum(0)
-    m1, m2 = s1 / len(x), s2 / len(x)
-    return {'mean_image': float(np.mean(m2 - m1 ** 2)), 'all_black': float(np.mean(m2))}
-
-
-def code_spread(codes):
-    """Mean over code units of each unit's standard deviation across inputs."""
-    return float(codes.astype(np.float64).std(axis=0).mean())
-
-
-def collapse_verdict(codes):
-    """(collapsed?, one sentence): does the code change with the input, relative to its own scale?"""
-    spread = code_spread(codes)
-    scale = float(np.sqrt(np.mean(np.square(codes, dtype=np.float64))))
-    ratio = spread / scale if scale > 0 else 0.0
-    if ratio < COLLAPSE_RATIO:
-        return True, (f'collapsed: the code barely depends on the input (spread {spread:.2g} is {ratio:.1%} '
-                      f'of its scale {scale:.2g}; under {COLLAPSE_RATIO:.0%} counts as the same code for every input)')
-    return False, (f'not collapsed: the code varies with the input (spread {spread:.2g} is {ratio:.1%} '
-                   f'of its scale {scale:.2g})')
-
-
-def probe_accuracy(codes, y, n_train):
-    """Test accuracy of a logistic regression on standardised codes, fitted on the first n_train rows."""
-    import warnings
-
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-    if len(np.unique(y[:n_train])) < 2 or n_train == len(y):
-        return None
-    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=300))
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore', ConvergenceWarning)  # a collapsed code never converges; the score says so
-        model.fit(codes[:n_train], y[:n_train])
-    return float(model.score(codes[n_train:], y[n_train:]))
-
-
-def per_digit_mse(sq_err, y):
-    """Reconstruction MSE per pixel for each digit 0..9 (None for a digit with no images)."""
-    return [float(sq_err[y == d].mean() / 784) if np.any(y == d) else None for d in range(data.N_CLASSES)]
 
 
 # ---------------------------------------------------------------- one run: folder, training loop, results
@@ -331,14 +285,51 @@ def scalar_summary(tag, value):
     return tf1.Summary(value=[tf1.Summary.Value(tag=tag, simple_value=value)])
 
 
-def train(cfg, mnist, g, sess, writer, summary_op, state, batch_losses):
-    """The question's training loop; fills `state` and `batch_losses` as it goes, so an interruption loses nothing."""
-    x, n = mnist.x, len(mnist.x)
+def health_summary(snap):
+    """TensorBoard scalars of one health snapshot: per layer, per weight matrix, and the output diversity."""
+    values = {f'health/{k}/{stat}': v for k, layer in snap['layers'].items() for stat, v in layer.items()}
+    values.update({f'grad_norm/{k}': v for k, v in snap['grad_norm'].items()})
+    values.update({f'update/{k}': v for k, v in snap['update'].items() if v is not None})
+    values['health/output_diversity'] = snap['output_diversity']
+    return tf1.Summary(value=[tf1.Summary.Value(tag=tag, simple_value=v) for tag, v in values.items()])
+
+
+HEALTH_SAMPLE = 2000  # images the health numbers are measured on, drawn once per run
+EPOCH_SAMPLE = 200    # the first of them, whose loss is measured after every epoch (when a run leaves the plateau)
+
+
+def health_rows(n, seed):
+    """Rows of the run's fixed health sample (its own generator, so the question's permutations stay the same)."""
+    return np.random.default_rng(seed).permutation(n)[:HEALTH_SAMPLE]
+
+
+def health_check(sess, g, activation, sample, epoch, last_weights):
+    """The health numbers on the fixed sample now; `last_weights` (those of the previous check) is updated."""
+    layers, grads, weights, out = sess.run(({k: g[k] for k in diagnostics.LAYERS}, g['grads'], g['weights'],
+                                            g['decode']), {g['x']: sample})
+    snap = diagnostics.health_snapshot(epoch, layers, activation, grads, weights, last_weights, sample, out)
+    last_weights.update(weights)
+    return snap
+
+
+def iteration_line(i, loss):
+    """The question's progress line."""
+    return f'Iteration: {i} Loss: {str(np.float32(loss))}'  # str(), as print() showed it; format() gives float64 digits
+
+
+def train(cfg, mnist, g, sess, writer, summary_op, state, record, last_weights, pressed):
+    """The question's training loop; fills `state` and `record` (losses per batch and epoch) as it goes."""
+    x, y, n = mnist.x, mnist.y, len(mnist.x)
     rng = np.random.RandomState(cfg['seed'])  # the question's np.random.permutation, seeded
     bounds = list(batch_bounds(n, cfg['batch_size'], cfg['batching']))
-    sample = x[sample_indices(mnist.y, 0, 1)]
+    sample = x[health_rows(n, cfg['seed'])]
+    batch_losses, epoch_losses = record['batch_loss'], record['epoch_loss']
+    digits = x[sample_indices(y, 0, 1)]  # one of each digit, for TensorBoard's images
+    labels = np.zeros(data.N_CLASSES, np.int64)  # digits of the images trained on, so far
+    timing = state['timing']
     variables = tf1.global_variables()
     snapshot = sess.run(variables)  # the weights and Adam state at the end of the last completed epoch
+    counted = dict(real_steps=0, empty_steps=0, labels=labels.copy(), batches=0)  # and the counts that go with them
     t0 = last_log = time.time()
     epochs = cfg['epochs']
 
@@ -349,45 +340,74 @@ def train(cfg, mnist, g, sess, writer, summary_op, state, batch_losses):
               f'+ {state["empty_steps"]} empty | {visualize.fmt_time(elapsed)} elapsed, '
               f'ETA {visualize.fmt_time(eta) if frac > 0 else "?"}', flush=True)
 
+    def sample_loss():
+        t = time.perf_counter()
+        epoch_losses.append(float(sess.run(g['loss'], {g['x']: sample[:EPOCH_SAMPLE]})))
+        timing['health'] += time.perf_counter() - t
+
     try:
+        sample_loss()
         for i in range(epochs):
             order = rng.permutation(n) if cfg['shuffle'] else None  # same draws as permuting the rows
             if i % cfg['eval_every'] == 0:
+                t = time.perf_counter()
                 loss = mean_loss(sess, g, x, cfg['eval_chunk'])
-                print('Iteration:', i, 'Loss:', np.float32(loss), flush=True)
+                print(iteration_line(i, loss), flush=True)
                 state['loss_history'].append([i, loss])
                 writer.add_summary(scalar_summary('loss/all_data', loss), i)
-                writer.add_summary(sess.run(summary_op, {g['x']: sample}), i)
+                writer.add_summary(sess.run(summary_op, {g['x']: digits}), i)
+                timing['evaluations'] += time.perf_counter() - t
                 if not math.isfinite(loss):
                     raise Diverged(f'the loss over all data is {loss} at epoch {i}')
+                t = time.perf_counter()
+                state['health'].append(health_check(sess, g, cfg['activation'], sample, i, last_weights))
+                writer.add_summary(health_summary(state['health'][-1]), i)
+                timing['health'] += time.perf_counter() - t
                 log(i, i / epochs, f'loss {loss:.5f}')
                 last_log = time.time()
             for step, (lo, hi) in enumerate(bounds):
-                batch = x[order[lo:hi]] if order is not None else x[lo:hi]
-                if len(batch):
-                    _, batch_loss = sess.run([g['opt'], g['loss']], {g['x']: batch})
+                rows = order[lo:hi] if order is not None else np.arange(lo, min(hi, n))
+                if len(rows):
+                    t = time.perf_counter()
+                    _, batch_loss = sess.run([g['opt'], g['loss']], {g['x']: x[rows]})
+                    timing['real_steps'] += time.perf_counter() - t
                     state['real_steps'] += 1
+                    labels += np.bincount(y[rows], minlength=data.N_CLASSES)
                     batch_losses.append((i + (step + 1) / len(bounds), batch_loss))
                     writer.add_summary(scalar_summary('loss/batch', batch_loss), state['real_steps'])
                     if not np.isfinite(batch_loss):
                         raise Diverged(f'the batch loss is {batch_loss} at epoch {i}, step {step}')
                 else:
+                    t = time.perf_counter()
                     sess.run(g['empty_step'])
+                    timing['empty_steps'] += time.perf_counter() - t
                     state['empty_steps'] += 1
+                if pressed():
+                    raise KeyboardInterrupt
                 if time.time() - last_log > 15:
                     log(i, (i + (step + 1) / len(bounds)) / epochs, f'batch loss {batch_loss:.5f}'
                         if state['real_steps'] else 'no real step yet')
                     last_log = time.time()
+            sample_loss()
             snapshot = sess.run(variables)
+            counted = dict(real_steps=state['real_steps'], empty_steps=state['empty_steps'], labels=labels.copy(),
+                           batches=len(batch_losses))
             state['epochs_done'] = i + 1
     except (KeyboardInterrupt, Diverged):
+        # back to the end of the last completed epoch: weights, Adam state and every count that goes with them
         sess.run([v.assign(value) for v, value in zip(variables, snapshot)])
+        state['real_steps'], state['empty_steps'] = counted['real_steps'], counted['empty_steps']
+        labels[:] = counted['labels']
+        del batch_losses[counted['batches']:]
+        del epoch_losses[state['epochs_done'] + 1:]
         raise
     finally:
         state['seconds'] = time.time() - t0
+        n_real = [max(0, min(hi, n) - lo) for lo, hi in bounds]
+        state['feeding'] = diagnostics.feeding(n_real, state['epochs_done'], labels)
 
 
-def figure_arrays(sess, g, mnist, codes, batch_losses):
+def figure_arrays(sess, g, mnist, codes, record):
     """Everything visualize.py draws, computed once from the trained weights (`codes`: of every row)."""
     start = mnist.n_train if mnist.n_train < len(mnist.y) else 0  # draw held-out digits where there are any
     first = sample_indices(mnist.y, start, 1)
@@ -401,22 +421,47 @@ def figure_arrays(sess, g, mnist, codes, batch_losses):
     arrays = dict(recon_x=mnist.x[recon], recon_out=evaluate(sess, g, mnist.x[recon], ('decode',))['decode'],
                   recon_y=mnist.y[recon], path_x=mnist.x[one][0].reshape(28, 28), path_y=mnist.y[one][0],
                   rows_fc1=grid['y6'], rows_code=codes[rows], rows_y=mnist.y[rows],
-                  codes=codes[start:], codes_y=mnist.y[start:], conv1_filters=sess.run(g['wec1']),
-                  batch_loss=np.asarray(batch_losses, np.float32).reshape(-1, 2))
+                  codes=codes[start:], codes_y=mnist.y[start:], conv1_filters=sess.run(g['wec1']))
     arrays.update({'path_' + k: v[0] for k, v in path.items()})
+    arrays.update(record_arrays(record))
     return arrays
 
 
-def finish(cfg, mnist, g, sess, run_dir, metrics, batch_losses):
-    """Final loss and diagnostics (added to `metrics`) and arrays.npz, from the current weights."""
+def record_arrays(record):
+    """The losses recorded while training, as arrays: (epochs done, loss) per real step, and loss per epoch."""
+    return dict(batch_loss=np.asarray(record['batch_loss'], np.float32).reshape(-1, 2),
+                epoch_loss=np.asarray(record['epoch_loss'], np.float32))
+
+
+def finish(cfg, mnist, g, sess, run_dir, metrics, record, last_weights):
+    """Final loss, diagnostics, health and findings (added to `metrics`) and arrays.npz, from the current weights."""
+    timing = metrics.setdefault('timing', {})
+    t = time.perf_counter()
     got = evaluate(sess, g, mnist.x, ('sq_err', 'encode'), cfg['eval_chunk'])
     sq_err, codes = got['sq_err'].astype(np.float64), got['encode']
-    collapsed, verdict = collapse_verdict(codes)
-    metrics.update(final_loss=float(sq_err.sum() / mnist.x.size), baselines=baselines(mnist.x),
-                   code_spread=code_spread(codes), collapsed=collapsed, verdict=verdict,
-                   probe_accuracy=probe_accuracy(codes, mnist.y, mnist.n_train),
-                   per_digit_mse=per_digit_mse(sq_err, mnist.y))
-    arrays = figure_arrays(sess, g, mnist, codes, batch_losses)
+    sample = mnist.x[health_rows(len(mnist.x), cfg['seed'])]
+    snap = health_check(sess, g, cfg['activation'], sample, metrics['epochs_done'], last_weights)
+    health = metrics.setdefault('health', [])
+    if health and health[-1]['epoch'] == snap['epoch']:  # redrawn: the update since the check before is not known here
+        snap['update'] = {k: v if v is not None else health[-1]['update'].get(k) for k, v in snap['update'].items()}
+        health[-1] = snap
+    else:
+        health.append(snap)
+    collapsed, verdict = diagnostics.collapse_verdict(codes)
+    epoch_base = diagnostics.mean_image_loss(sample[:EPOCH_SAMPLE], mnist.x.mean(0, dtype=np.float64))
+    metrics.update(final_loss=float(sq_err.sum() / mnist.x.size), baselines=diagnostics.baselines(mnist.x),
+                   code_spread=diagnostics.code_spread(codes), collapsed=collapsed, verdict=verdict,
+                   per_digit_mse=diagnostics.per_digit_mse(sq_err, mnist.y), epoch_sample_baseline=epoch_base,
+                   plateau_exit_epoch=diagnostics.plateau_exit(record['epoch_loss'], epoch_base)
+                   if record['epoch_loss'] else None)
+    if not metrics['loss_history'] or metrics['loss_history'][-1][0] != metrics['epochs_done']:
+        metrics['loss_history'].append([metrics['epochs_done'], metrics['final_loss']])
+    timing['final_evaluation'] = time.perf_counter() - t
+    t = time.perf_counter()
+    metrics['probe_accuracy'] = diagnostics.probe_accuracy(codes, mnist.y, mnist.n_train)
+    timing['probes'] = timing.get('probe_at_init', 0.0) + time.perf_counter() - t
+    metrics['findings'] = diagnostics.findings(metrics)
+    arrays = figure_arrays(sess, g, mnist, codes, record)
     write_atomic(run_dir / 'arrays.npz', lambda f: np.savez_compressed(f, **arrays))
     return metrics
 
@@ -430,7 +475,8 @@ def summary_lines(m):
     return [f'final loss {m["final_loss"]:.5f} | baselines: mean image {b["mean_image"]:.5f}, all black {b["all_black"]:.5f}',
             f'code spread {m["code_spread"]:.4g}: {m["verdict"]}',
             f'linear probe accuracy on the codes {probe} (at initialisation {init}; chance about 0.10)',
-            f'per-digit MSE: best {best[1]} ({best[0]:.4f}), worst {worst[1]} ({worst[0]:.4f})']
+            f'per-digit MSE: best {best[1]} ({best[0]:.4f}), worst {worst[1]} ({worst[0]:.4f})',
+            *diagnostics.finding_lines(m['findings'])]
 
 
 class UsageError(Exception):
@@ -438,11 +484,16 @@ class UsageError(Exception):
 
 
 @contextlib.contextmanager
-def sigint_deferred():
-    """Let a second Ctrl-C wait until the results are on disk."""
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+def ctrl_c_at_safe_points():
+    """Record Ctrl-C instead of raising it where it lands; yields pressed(), which the code asks where stopping is safe.
+
+    A KeyboardInterrupt raised while TensorFlow's C++ runs can be swallowed (a SystemError is printed and the
+    run goes on), so it is only ever raised between steps, and the results are on disk before it takes effect.
+    """
+    pressed = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
     try:
-        yield
+        yield lambda: bool(pressed)
     finally:
         signal.signal(signal.SIGINT, previous)
 
@@ -460,11 +511,22 @@ def build_session(cfg):
     return graph, g, summary_op, saver, sess
 
 
+def machine():
+    """The CPU model and core count, so a quoted time says where it was measured."""
+    try:
+        with open('/proc/cpuinfo') as f:
+            model = next(line.split(':', 1)[1].strip() for line in f if line.startswith('model name'))
+    except (OSError, StopIteration):
+        model = platform.processor() or platform.machine()
+    return f'{model}, {os.cpu_count()} cores'
+
+
 def config_record(cfg, mnist):
-    """config.json: every setting, the data it ran on, versions, and the command."""
+    """config.json: every setting, the data it ran on (where, and its hash), versions, machine and command."""
     record = dict(cfg, kernels=kernels_text(cfg['kernels']))
-    record.update(data_source=mnist.source, data_content=mnist.content, n_images=len(mnist.y), n_train=mnist.n_train,
-                  tensorflow=tf.__version__, numpy=np.__version__, python=sys.version.split()[0],
+    record.update(data_source=mnist.source, data_path=mnist.path, data_sha256=mnist.sha256, data_content=mnist.content,
+                  n_images=len(mnist.y), n_train=mnist.n_train, tensorflow=tf.__version__, numpy=np.__version__,
+                  python=sys.version.split()[0], machine=machine(), cwd=os.getcwd(),
                   command=' '.join(['python', 'autoencoder.py'] + sys.argv[1:]),
                   started=time.strftime('%Y-%m-%d %H:%M:%S'))
     return record
@@ -472,55 +534,76 @@ def config_record(cfg, mnist):
 
 def run(cfg, mnist):
     """Train one configuration into its own run folder; return (exit status, folder, metrics)."""
-    try:
-        run_dir = new_run_dir(cfg['out'], cfg['name'])
-    except OSError as e:
-        raise UsageError(f'--out {cfg["out"]}: cannot create a run folder there ({e.strerror}); '
-                         f'pass a writable folder') from None
+    with ctrl_c_at_safe_points() as pressed:
+        try:
+            run_dir = new_run_dir(cfg['out'], cfg['name'])
+        except OSError as e:
+            raise UsageError(f'--out {cfg["out"]}: cannot create a run folder there ({e.strerror}); '
+                             f'pass a writable folder') from None
+        return train_run(cfg, mnist, run_dir, pressed)
+
+
+def train_run(cfg, mnist, run_dir, pressed):
+    """run()'s work in its fresh folder; Ctrl-C (pressed()) is honoured between steps, with nothing half-written."""
     print(f'run folder: {run_dir}  ({len(mnist.y)} images from {mnist.source})', flush=True)
-    write_json(run_dir / 'config.json', config_record(cfg, mnist))
-    graph, g, summary_op, saver, sess = build_session(cfg)
-    writer = tf1.summary.FileWriter(str(run_dir / 'tensorboard'), graph)
-    batch_losses = []  # (epochs done, loss) of every real step, for the loss figure
+    record = dict(batch_loss=[], epoch_loss=[])  # (epochs done, loss) of every real step; sample loss per epoch
+    last_weights = {}  # the weight matrices at the last health check, for the update size since then
+    timing = dict(tensorflow_import=IMPORT_SECONDS, probe_at_init=0.0, real_steps=0.0, empty_steps=0.0,
+                  evaluations=0.0, health=0.0)
     state = dict(run=cfg['name'], flags=cfg['flags'], loss_history=[], real_steps=0, empty_steps=0, epochs_done=0,
-                 seconds=0.0, interrupted=False, diverged=None)
+                 seconds=0.0, interrupted=False, diverged=None, health=[], timing=timing)
     status = 0
     t0 = time.time()
-    with graph.as_default(), sess:
+    write_json(run_dir / 'config.json', config_record(cfg, mnist))
+    graph, g, summary_op, saver, sess = build_session(cfg)
+    with graph.as_default():
         # A random encoder already gives a linearly decodable code; training must beat this to have learned.
+        t = time.perf_counter()
         codes = evaluate(sess, g, mnist.x, ('encode',), cfg['eval_chunk'])['encode']
-        state['probe_accuracy_at_init'] = probe_accuracy(codes, mnist.y, mnist.n_train)
+        state['probe_accuracy_at_init'] = diagnostics.probe_accuracy(codes, mnist.y, mnist.n_train)
+        timing['probe_at_init'] = time.perf_counter() - t
+    if pressed():
+        sess.close()
+        shutil.rmtree(run_dir, ignore_errors=True)  # nothing trained yet, so nothing worth keeping
+        raise KeyboardInterrupt(f'before training started; removed {run_dir}')
+    writer = tf1.summary.FileWriter(str(run_dir / 'tensorboard'), graph)
+    with graph.as_default(), sess:
         print('Starting training...', flush=True)
         try:
-            train(cfg, mnist, g, sess, writer, summary_op, state, batch_losses)
+            train(cfg, mnist, g, sess, writer, summary_op, state, record, last_weights, pressed)
             print('Training done', flush=True)
         except KeyboardInterrupt:
             state['interrupted'], status = True, 130
         except Diverged as e:
             state['diverged'], status = str(e), 3
-        with sigint_deferred():
-            saver.save(sess, str(run_dir / 'checkpoint' / 'model'), write_meta_graph=False)
-            if status:
-                write_json(run_dir / 'metrics.json', state)
-                writer.close()
-                what = (f'interrupted during epoch {state["epochs_done"]} of {cfg["epochs"]}' if status == 130 else
-                        f'stopped: {state["diverged"]}; the learning rate (--lr {cfg["lr"]:g}) is probably too high '
-                        f'(the question used 1e-4, --fix uses {FIX["lr"]:g})')
-                print(f'{what}. Saved metrics.json and the checkpoint after {state["epochs_done"]} completed epochs '
-                      f'in {run_dir}; draw it with: python autoencoder.py --redraw {run_dir}', file=sys.stderr)
-                return status, run_dir, state
-            metrics = finish(cfg, mnist, g, sess, run_dir, state, batch_losses)
-            if not state['loss_history'] or state['loss_history'][-1][0] != state['epochs_done']:
-                state['loss_history'].append([state['epochs_done'], metrics['final_loss']])
-            writer.add_summary(scalar_summary('loss/all_data', metrics['final_loss']), state['epochs_done'])
+        saver.save(sess, str(run_dir / 'checkpoint' / 'model'), write_meta_graph=False)
+        if status:
+            write_atomic(run_dir / 'arrays.npz', lambda f: np.savez_compressed(f, **record_arrays(record)))
+            write_json(run_dir / 'metrics.json', state)
             writer.close()
-            metrics['total_seconds'] = time.time() - t0
-            write_json(run_dir / 'metrics.json', metrics)
+            what = (f'interrupted during epoch {state["epochs_done"]} of {cfg["epochs"]}' if status == 130 else
+                    f'stopped: {state["diverged"]}; the learning rate (--lr {cfg["lr"]:g}) is probably too high '
+                    f'(the question used 1e-4, --fix uses {FIX["lr"]:g})')
+            print(f'{what}. Saved metrics.json and the checkpoint after {state["epochs_done"]} completed epochs '
+                  f'in {run_dir}; draw it with: python autoencoder.py --redraw {run_dir.resolve()}', file=sys.stderr)
+            return status, run_dir, state
+        metrics = finish(cfg, mnist, g, sess, run_dir, state, record, last_weights)
+        writer.add_summary(scalar_summary('loss/all_data', metrics['final_loss']), state['epochs_done'])
+        writer.add_summary(health_summary(metrics['health'][-1]), state['epochs_done'])
+        writer.close()
+        metrics['total_seconds'] = time.time() - t0
+        write_json(run_dir / 'metrics.json', metrics)
     for line in summary_lines(metrics):
         print(line)
-    if cfg['figures']:
+    if cfg['figures'] and not pressed():
+        t = time.perf_counter()
         draw(run_dir)
-    print(f'done in {visualize.fmt_time(metrics["total_seconds"])} (training {visualize.fmt_time(metrics["seconds"])}); '
+        timing['figures'] = time.perf_counter() - t
+        write_json(run_dir / 'metrics.json', metrics)
+    if pressed():  # after training: everything is saved, so stop here
+        print(f'interrupted; the results are saved in {run_dir}', file=sys.stderr)
+        return 130, run_dir, metrics
+    print(f'done in {visualize.fmt_time(time.time() - t0)} (training {visualize.fmt_time(metrics["seconds"])}); '
           f'results in {run_dir}')
     return 0, run_dir, metrics
 
@@ -531,25 +614,44 @@ def draw(run_dir):
         print(f'figure: {path}')
 
 
-def redraw(run_dir):
+def redraw_data(record, data_path):
+    """The data a run was trained on: from --data, else $MNIST_PATH, else where the run found it; hash-checked."""
+    recorded = record.get('data_path') or record.get('data')
+    if data_path is None and not os.environ.get(data.ENV_VAR) and recorded:
+        if not Path(recorded).exists():
+            raise UsageError(f'{recorded}: the data this run was trained on is not there any more; pass --data PATH '
+                             f'(or set ${data.ENV_VAR}) with where it is now')
+        data_path = recorded
+    mnist = data.load_mnist(data_path, order=record['order'], subset=record['subset'], seed=record['seed'],
+                            verify=record['verify'] if 'data_sha256' not in record else False)
+    if record.get('data_sha256', mnist.sha256) != mnist.sha256:
+        raise UsageError(f'{mnist.source}: not the data this run was trained on (content hash differs); pass --data '
+                         f'with the file it used, {recorded}')
+    return mnist
+
+
+def redraw(run_dir, data_path=None):
     """Recompute a run's diagnostics and figures from its checkpoint, without training."""
     run_dir = Path(run_dir)
     try:
         record = json.loads((run_dir / 'config.json').read_text())
         metrics = json.loads((run_dir / 'metrics.json').read_text())
     except (OSError, ValueError) as e:
-        raise UsageError(f'{run_dir}: not a finished run folder ({e}); pass a folder made by autoencoder.py') from None
+        raise UsageError(f'{run_dir}: not a run folder made by autoencoder.py ({e}); pass the folder a run printed '
+                         f'after "run folder:"') from None
+    if not (run_dir / 'checkpoint' / 'model.index').is_file():
+        raise UsageError(f'{run_dir}: the run saved no checkpoint, so there is nothing to redraw; run it again')
     cfg = dict(record, kernels=parse_kernels(record['kernels']))
-    mnist = load_data(cfg)
+    mnist = redraw_data(record, data_path)
     graph, g, summary_op, saver, sess = build_session(cfg)
     with graph.as_default(), sess:
         saver.restore(sess, str(run_dir / 'checkpoint' / 'model'))
-        try:  # the batch losses are not in the checkpoint: keep those of an earlier arrays.npz
+        try:  # the recorded losses are not in the checkpoint: keep those of the run's arrays.npz
             with np.load(run_dir / 'arrays.npz', allow_pickle=False) as f:
-                batch_losses = f['batch_loss']
-        except (OSError, KeyError, ValueError):
-            batch_losses = []
-        metrics = finish(cfg, mnist, g, sess, run_dir, metrics, batch_losses)
+                record = {k: f[k].tolist() if k in f.files else [] for k in ('batch_loss', 'epoch_loss')}
+        except (OSError, ValueError):
+            record = dict(batch_loss=[], epoch_loss=[])
+        metrics = finish(cfg, mnist, g, sess, run_dir, metrics, record, {})
     write_json(run_dir / 'metrics.json', metrics)
     for line in summary_lines(metrics):
         print(line)
@@ -610,10 +712,13 @@ POSITIVE = _number(float, 0, 'a finite number > 0')
 def make_parser():
     """The command line; every default is the question's code."""
     fix = ', '.join(f'{k}={kernels_text(v) if k == "kernels" else v}' for k, v in FIX.items())
-    p = argparse.ArgumentParser(
-        description='The question\'s convolutional autoencoder on MNIST, exactly as posted unless a flag says '
-                    'otherwise. With no flags it reproduces the failure: loss ~0.07 and one code for every input.',
-        epilog='examples (full MNIST, 2 CPU cores):\n' + '\n'.join(
+    p = visualize.OneLineErrors(
+        prog='autoencoder.py',
+        description='The convolutional autoencoder of "my convolutional autoencoder does not learn", exactly as\n'
+                    'posted unless a flag says otherwise. With no flags it reproduces the failure: the loss stays\n'
+                    'near the mean image\'s (0.07 on MNIST), one output for every input, and the run lists the\n'
+                    'symptoms that explain it, each with the flag that removes it.',
+        epilog='examples (full MNIST):\n' + '\n'.join(
             line for line in __doc__.splitlines() if line.startswith('    python')),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     d = p.add_argument_group('data')
@@ -671,13 +776,21 @@ def make_parser():
                    help='each run writes a new folder here, named after its flags (default: %(default)s)')
     o.add_argument('--no-figures', dest='figures', action='store_false',
                    help='skip drawing the PNGs at the end (default: draw them)')
-    o.add_argument('--ablate', action='store_true',
-                   help='run the ablation (every suspected cause alone and in combination, see ABLATION) into '
-                        'OUT/ablation, and write ablation.json, ablation.md and ablation.png there')
-    o.add_argument('--budget', metavar='N', type=COUNT, default=None,
-                   help='with --ablate: cap every configuration at N epochs (a quick smoke run)')
+    a = p.add_argument_group('ablation')
+    a.add_argument('--ablate', action='store_true',
+                   help=f'run the {len(ABLATION)} configurations of the README\'s ablation (the question, each '
+                        f'suspected cause alone, --fix with each part put back) into OUT/ablation, and write '
+                        f'ablation.json, ablation.md and ablation.png there')
+    a.add_argument('--seeds', metavar='N', type=POSITIVE_INT, default=1,
+                   help='with --ablate: run every configuration with seeds SEED..SEED+N-1 (default: %(default)s)')
+    a.add_argument('--budget', metavar='N', type=COUNT, default=None,
+                   help='with --ablate: cap every configuration at N epochs, a quick smoke run (default: no cap)')
+    a.add_argument('--resume', metavar='FOLDER', default=None,
+                   help='with --ablate: continue the ablation in FOLDER (one holding its ablation.json): finished '
+                        'runs are kept, the rest run; the other flags must be the same as when it started')
     o.add_argument('--redraw', metavar='RUN_DIR', default=None,
-                   help='recompute the diagnostics and figures of a finished run from its checkpoint, no training')
+                   help='recompute the diagnostics and figures of a run (finished or interrupted) from its '
+                        'checkpoint, no training; --data or $MNIST_PATH may say where its data is now')
     return p
 
 
@@ -731,41 +844,134 @@ def flags_text(cfg):
     return ' '.join(f'--{f}' if v is None else f'--{f} {v}' for f, v in changed_settings(cfg)) or 'no flags (as posted)'
 
 
+ABLATION_FORMAT = 2  # rows written by an older ablation.json layout are not reused by --resume
+
+
+def ablation_row(metrics, label, flags, seed, run_dir):
+    """What ablation.json keeps of a run: its metrics without the per-evaluation health history."""
+    row = {k: v for k, v in metrics.items() if k != 'health'}
+    row.update(health_end=metrics['health'][-1] if metrics.get('health') else None, label=label, flags=flags,
+               seed=seed, run=run_dir.name)
+    return row
+
+
+def ablation_command():
+    """This ablation's command, without --resume."""
+    argv = [a for a in sys.argv[1:] if not a.startswith('--resume=')]
+    if '--resume' in argv:
+        del argv[argv.index('--resume'):argv.index('--resume') + 2]
+    return ' '.join(['python', 'autoencoder.py', *argv])
+
+
+def resume_command(root):
+    """The command that continues this ablation."""
+    return f'{ablation_command()} --resume {root}'
+
+
+def ablation_start(args, mnist, settings):
+    """The ablation's folder and the rows it already holds (with --resume), checked against this command."""
+    if args.resume is None:
+        try:
+            return new_run_dir(args.out, 'ablation'), []
+        except OSError as e:
+            raise UsageError(f'--out {args.out}: cannot create a folder there ({e.strerror}); '
+                             f'pass a writable folder') from None
+    root = Path(args.resume)
+    try:
+        before = json.loads((root / 'ablation.json').read_text())
+    except (OSError, ValueError) as e:
+        raise UsageError(f'--resume {root}: no readable ablation.json there ({e}); pass the folder an ablation '
+                         f'printed after "ablation folder:"') from None
+    old = before.get('settings', {})
+    differ = [k for k in settings if old.get(k) != settings[k]]
+    if differ:
+        was = ', '.join(f'{k} {old.get(k)!r} (now {settings[k]!r})' for k in differ)
+        raise UsageError(f'--resume {root}: that ablation was made with other settings: {was}; repeat its '
+                         f'command: {before.get("command", "?")} --resume {root}')
+    flags = {label: f for label, f in ABLATION}
+    # finished rows of a configuration still in the list are kept; interrupted ones run again from the start
+    kept = [r for r in before['rows'] if ('final_loss' in r or r.get('diverged')) and r['label'] in flags]
+    return root, kept
+
+
 def ablate(args, parser):
-    """Run every ABLATION configuration into one folder; write ablation.md and ablation.png there."""
+    """Run every ABLATION configuration with every seed into one folder; write ablation.md and ablation.png there."""
     chosen = [k for k in SETTINGS if getattr(args, k) is not None] + (['fix'] if args.fix else [])
     if chosen:
         raise UsageError(f'--ablate runs its own list of configurations; drop --{", --".join(chosen)} '
                          f'(use --budget N to cap every configuration at N epochs)')
     mnist = load_data(vars(args))
-    try:
-        root = new_run_dir(args.out, 'ablation')
-    except OSError as e:
-        raise UsageError(f'--out {args.out}: cannot create a folder there ({e.strerror}); pass a writable folder') from None
-    common = [f'--order={args.order}', f'--seed={args.seed}', f'--n-h1={args.n_h1}', f'--n-h2={args.n_h2}',
-              f'--eval-every={args.eval_every}', f'--eval-chunk={args.eval_chunk}', f'--out={root}']
+    settings = dict(format=ABLATION_FORMAT, data_sha256=mnist.sha256, order=args.order, subset=args.subset,
+                    first_seed=args.seed, n_h1=args.n_h1, n_h2=args.n_h2, eval_every=args.eval_every,
+                    eval_chunk=args.eval_chunk, budget=args.budget)
+    root, rows = ablation_start(args, mnist, settings)
+    print(f'ablation folder: {root}' + (f' (resumed: {len(rows)} finished runs kept)' if args.resume else ''))
+    common = [f'--order={args.order}', f'--n-h1={args.n_h1}', f'--n-h2={args.n_h2}', f'--eval-every={args.eval_every}',
+              f'--eval-chunk={args.eval_chunk}', f'--out={root}']
     common += [f'--data={args.data}'] * bool(args.data) + [f'--subset={args.subset}'] * bool(args.subset)
     common += ['--no-verify'] * (not args.verify) + ['--no-figures'] * (not args.figures)
-    summary = dict(command=' '.join(['python', 'autoencoder.py'] + sys.argv[1:]), data=mnist.content,
-                   n_images=len(mnist.y), n_train=mnist.n_train, cores=os.cpu_count(), budget=args.budget,
-                   baselines=baselines(mnist.x), seconds=0.0, rows=[])
+    seeds = range(args.seed, args.seed + args.seeds)
+    summary = dict(command=ablation_command(), settings=settings, data=mnist.content, n_images=len(mnist.y), n_train=mnist.n_train,
+                   cores=os.cpu_count(), machine=machine(), budget=args.budget, seeds=list(seeds),
+                   configurations=[label for label, _ in ABLATION], baselines=diagnostics.baselines(mnist.x), rows=rows)
+    done = {(r['label'], r['seed']) for r in rows}
+    # seed by seed, so that a stopped ablation already holds whole passes over the configurations
+    plan = [(seed, k, label, flags) for seed in seeds for k, (label, flags) in enumerate(ABLATION, 1)
+            if (label, seed) not in done]
     t0 = time.time()
-    for k, (label, flags) in enumerate(ABLATION, 1):
-        cfg = resolve(parser.parse_args(flags.split() + common))
-        if args.budget is not None and cfg['epochs'] > args.budget:
-            cfg['epochs'] = args.budget
-            cfg['name'], cfg['flags'] = run_name(cfg), flags_text(cfg)
-        print(f'\n=== ablation {k}/{len(ABLATION)}: {label} ({cfg["flags"]}) ===', flush=True)
-        status, run_dir, metrics = run(cfg, mnist)
-        summary['rows'].append(dict(metrics, label=label, flags=cfg['flags'], run=run_dir.name))
-        summary['seconds'] = time.time() - t0
-        write_json(root / 'ablation.json', summary)
+    status = 0
+    with ctrl_c_at_safe_points() as pressed:
+        for n, (seed, k, label, flags) in enumerate(plan, 1):
+            if pressed():
+                status = 130
+                break
+            cfg = resolve(parser.parse_args(flags.split() + common + [f'--seed={seed}']))
+            if args.budget is not None and cfg['epochs'] > args.budget:
+                cfg['epochs'] = args.budget
+                cfg['name'], cfg['flags'] = run_name(cfg), flags_text(cfg)
+            shown = flags_text(dict(cfg, seed=0))
+            print(f'\n=== ablation run {n}/{len(plan)}: {label} ({shown}), seed {seed} ===', flush=True)
+            try:
+                status, run_dir, metrics = run(cfg, mnist)
+            except KeyboardInterrupt:  # before its training started: nothing of it was kept
+                status = 130
+            else:
+                if 'final_loss' in metrics or metrics.get('diverged'):  # a result; an interrupted run runs again
+                    rows.append(ablation_row(metrics, label, shown, seed, run_dir))
+                    rows.sort(key=lambda r: (r['seed'], summary['configurations'].index(r['label'])))
+                summary['seconds'] = sum(r.get('total_seconds', r['seconds']) for r in rows)
+                write_json(root / 'ablation.json', summary)
+                visualize.draw_ablation(root)
+            if status == 130:
+                break
+    if status == 130:
+        print(f'ablation interrupted after {len(rows)} finished runs, kept in {root / "ablation.json"}; '
+              f'continue with: {resume_command(root)}', file=sys.stderr)
+        return 130
+    if not plan:
         visualize.draw_ablation(root)
-        if status:
-            return status
-    print(f'\nablation done in {visualize.fmt_time(summary["seconds"])}: {root / "ablation.md"}, '
-          f'{root / "ablation.png"}')
+    print(f'\nablation done ({visualize.fmt_time(time.time() - t0)} this time, '
+          f'{visualize.fmt_time(sum(r.get("total_seconds", r["seconds"]) for r in rows))} over all its runs): '
+          f'{root / "ablation.md"}, {root / "ablation.png"}')
     return 0
+
+
+ONLY_WITH_ABLATE = ('seeds', 'budget', 'resume')
+
+
+def refuse_ignored(parser, args):
+    """Flags that the chosen mode would ignore are an error, not silently dropped."""
+    given = [a for a in parser._actions if a.dest != 'help' and getattr(args, a.dest) != a.default]
+    name = {a.dest: a.option_strings[-1] if a.dest != 'verify' else '--no-verify' for a in given}
+    if args.redraw:
+        extra = [name[a.dest] for a in given if a.dest not in ('redraw', 'data')]
+        if extra:
+            raise UsageError(f'--redraw recomputes a finished run with its own settings; drop {", ".join(extra)} '
+                             f'(only --data may say where its data is now)')
+    elif not args.ablate:
+        extra = [name[a.dest] for a in given if a.dest in ONLY_WITH_ABLATE]
+        if extra:
+            raise UsageError(f'{", ".join(extra)} only apply to --ablate; add --ablate or drop them')
 
 
 def main(argv=None):
@@ -773,8 +979,9 @@ def main(argv=None):
     parser = make_parser()
     args = parser.parse_args(argv)
     try:
+        refuse_ignored(parser, args)
         if args.redraw:
-            return redraw(args.redraw)
+            return redraw(args.redraw, args.data)
         if args.ablate:
             return ablate(args, parser)
         cfg = resolve(args)
@@ -783,8 +990,8 @@ def main(argv=None):
     except (data.DataError, UsageError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
-    except KeyboardInterrupt:  # outside training (loading, diagnostics, drawing): nothing half-written to keep
-        print('interrupted', file=sys.stderr)
+    except KeyboardInterrupt as e:  # outside training (loading, diagnostics, drawing): nothing half-written to keep
+        print(f'interrupted{": " + str(e) if str(e) else ""}', file=sys.stderr)
         return 130
 
 

@@ -17,6 +17,7 @@ ENV_VAR = 'MNIST_PATH'
 KERAS_CACHE = Path('~/.keras/datasets/mnist.npz').expanduser()
 ARRAY_NAMES = ('x_train', 'y_train', 'x_test', 'y_test')
 N_CLASSES = 10
+MIN_SUBSET = 7 * N_CLASSES  # the smallest --subset whose test part (1/7) still holds every digit
 ORDERS = ('label', 'original')
 # sha256 of np.ascontiguousarray(a).tobytes() for each array of every file we accept without --no-verify.
 KNOWN_SHA256 = {
@@ -54,9 +55,11 @@ class MNIST:
     x: np.ndarray  # (N, 784) float32
     y: np.ndarray  # (N,) int64
     n_train: int
-    source: str
+    source: str    # where it was read from and how that place was chosen, for messages
     content: str   # which known file the arrays matched, or 'unverified'
     order: str
+    path: str      # the file or folder read, as an absolute path
+    sha256: str    # of the four arrays as read (before --subset), so a run's data can be checked later
 
 
 def sha256(a):
@@ -114,7 +117,7 @@ def _read_idx_folder(folder):
     return arrays
 
 
-def read_arrays(path):
+def read_arrays(path, how='--data'):
     """The four uint8 arrays from a Keras-layout .npz or a folder of IDX files, validated."""
     path = Path(path).expanduser()
     if path.is_dir():
@@ -123,6 +126,9 @@ def read_arrays(path):
         if path.stat().st_size == 0:
             raise DataError(f'{path}: the file is empty; re-copy mnist.npz')
         arrays = _read_npz(path)
+    elif how == '$' + ENV_VAR:
+        raise DataError(f'{path}: no such file or folder (the path came from ${ENV_VAR}); set {ENV_VAR} to a '
+                        f'Keras-layout mnist.npz or a folder of the four IDX files, or unset it and pass --data PATH')
     else:
         raise DataError(f'{path}: no such file or folder; {HOW_TO_SUPPLY}')
     validate(arrays, path)
@@ -144,9 +150,9 @@ def validate(arrays, where):
             raise DataError(f'{where}: y_{part} holds label {int(y.max())}; MNIST labels are 0..9')
 
 
-def identify(arrays):
-    """Name of the known file whose hashes these arrays match, or None."""
-    hashes = {k: sha256(arrays[k]) for k in ARRAY_NAMES}
+def identify(arrays, hashes=None):
+    """Name of the known file whose hashes (of each array, computed if not given) these arrays match, or None."""
+    hashes = hashes or {k: sha256(arrays[k]) for k in ARRAY_NAMES}
     for name, known in KNOWN_SHA256.items():
         if hashes == known:
             return name
@@ -164,8 +170,9 @@ def find_source(path=None):
     try:
         import keras  # only for the download; it caches the file at KERAS_CACHE
         keras.datasets.mnist.load_data()
-    except Exception as e:  # any failure means the same thing here: no MNIST
-        raise DataError(f'MNIST not found and the download failed ({type(e).__name__}); {HOW_TO_SUPPLY}') from None
+    except Exception as e:  # any failure means the same thing here: no MNIST; say why it failed
+        reason = ' '.join(str(e).split()) or type(e).__name__
+        raise DataError(f'MNIST not found and the download failed ({reason[:300]}); {HOW_TO_SUPPLY}') from None
     return KERAS_CACHE, 'Keras download'
 
 
@@ -174,8 +181,9 @@ def balanced_subset(arrays, n, seed=0):
     total = len(arrays['y_train']) + len(arrays['y_test'])
     if n > total:
         raise DataError(f'--subset {n} is larger than the data ({total} images); use at most {total}')
-    if n < N_CLASSES:
-        raise DataError(f'--subset {n} is smaller than the number of digits; use at least {N_CLASSES}')
+    if n < MIN_SUBSET:
+        raise DataError(f'--subset {n} is too small to hold every digit in both the training part (6/7) and the '
+                        f'test part (1/7); use at least {MIN_SUBSET}')
     rng = np.random.RandomState(seed)
     n_test = n // 7
     out = {}
@@ -213,12 +221,15 @@ def arrange(arrays, order):
 def load_mnist(path=None, order='label', subset=None, seed=0, verify=True):
     """MNIST as the question's `mnist.data` (order='label') or in the file's order; see the module docstring."""
     source, how = find_source(path)
-    arrays = read_arrays(source)
-    content = identify(arrays) if verify else 'unverified'
+    arrays = read_arrays(source, how)
+    hashes = {k: sha256(arrays[k]) for k in ARRAY_NAMES}
+    content = identify(arrays, hashes) if verify else 'unverified'
     if content is None:
         raise DataError(f'{source}: the arrays are valid MNIST-shaped data but match no known file '
                         f'(checked: {", ".join(KNOWN_SHA256)}); if you mean to use a different file, pass --no-verify')
     if subset is not None:
         arrays = balanced_subset(arrays, subset, seed)
     x, y, n_train = arrange(arrays, order)
-    return MNIST(x=x, y=y, n_train=n_train, source=f'{source} ({how})', content=content, order=order)
+    digest = hashlib.sha256(' '.join(hashes[k] for k in ARRAY_NAMES).encode()).hexdigest()
+    return MNIST(x=x, y=y, n_train=n_train, source=f'{source} ({how})', content=content, order=order,
+                 path=str(Path(source).expanduser().resolve()), sha256=digest)

@@ -12,17 +12,27 @@ import sys
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 DPI = 100
-FIGURES = ('reconstructions', 'activations', 'codes', 'loss', 'filters', 'pca')
+FIGURES = ('reconstructions', 'activations', 'codes', 'loss', 'filters', 'pca', 'health')
+LAYER_NAMES = {'y2': 'conv1', 'y4': 'conv2', 'y6': 'fc1', 'encode': 'code', 'u1': 'dec fc1', 'u2': 'dec fc2',
+               'u5': 'deconv1', 'u7': 'output'}
 
 
 class RunError(Exception):
     """A folder that is not a finished run."""
+
+
+class OneLineErrors(argparse.ArgumentParser):
+    """An argument parser whose errors are one line that points at --help (argparse prints its usage block)."""
+
+    def error(self, message):
+        self.exit(2, f'error: {message} (python {self.prog} --help lists every flag)\n')
 
 
 def mosaic(images, ncols, pad=1, fill=np.nan):
@@ -179,19 +189,85 @@ def plot_pca(codes, y, title, path):
     return _save(fig, path)
 
 
+def plot_health(metrics, epoch_loss, title, path):
+    """The health monitor over training: activations, stuck units, gradient norms, loss and output diversity."""
+    health = metrics['health']
+    epochs = np.array([h['epoch'] for h in health], dtype=float)
+    layers = list(health[-1]['layers'])
+    fig, axes = plt.subplots(2, 2, figsize=(11, 8), layout='constrained')
+    width = max(1.0, float(np.ptp(epochs)) if len(epochs) > 1 else 1.0) * 0.012
+    for k, name in enumerate(layers):
+        mean = [h['layers'][name]['mean'] for h in health]
+        std = [h['layers'][name]['std'] for h in health]
+        axes[0, 0].errorbar(epochs + (k - len(layers) / 2) * width, mean, yerr=std, marker='o', ms=3, capsize=2,
+                            lw=1, label=f'{LAYER_NAMES[name]} ({name})')
+    axes[0, 0].set_title('activation mean, bars: standard deviation over units and inputs', fontsize=9)
+    axes[0, 0].legend(fontsize=7, ncol=2)
+    for name in layers:
+        stat = 'saturated' if 'saturated' in health[-1]['layers'][name] else 'dead'
+        axes[0, 1].plot(epochs, [h['layers'][name][stat] for h in health], marker='o', ms=3,
+                        label=f'{LAYER_NAMES[name]}: {stat}')
+    axes[0, 1].set_ylim(-0.03, 1.03)
+    axes[0, 1].set_title('share of units saturated (sigmoid) or dead (ReLU) for 99% of the sample', fontsize=9)
+    axes[0, 1].legend(fontsize=7, ncol=2)
+    for name in health[-1]['grad_norm']:
+        norms = np.array([h['grad_norm'].get(name, np.nan) for h in health], dtype=float)
+        axes[1, 0].semilogy(epochs, np.where(norms > 0, norms, np.nan), marker='o', ms=3,
+                            label=name.replace('/w', '').replace('encoding/', '').replace('decoding/', 'dec '))
+    axes[1, 0].set_title('gradient norm of each weight matrix on the sample (log)', fontsize=9)
+    axes[1, 0].legend(fontsize=7, ncol=2)
+    ax = axes[1, 1]
+    base = metrics.get('epoch_sample_baseline')
+    if epoch_loss is not None and len(epoch_loss) and base:
+        ax.semilogy(np.arange(len(epoch_loss)), np.asarray(epoch_loss) / base, color='C0', lw=1,
+                    label='loss after each epoch / mean image\'s (200-image sample)')
+        ax.axhline(1, color='gray', ls='--', lw=1, label='mean image')
+        ax.axhline(0.9, color='gray', ls=':', lw=1, label='0.9x: left the plateau')
+        if metrics.get('plateau_exit_epoch') is not None:
+            ax.axvline(metrics['plateau_exit_epoch'], color='C0', ls=':', lw=1)
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter('%g'))
+    ax.yaxis.set_minor_formatter(matplotlib.ticker.FormatStrFormatter('%g'))
+    ax.tick_params(axis='y', which='minor', labelsize=7)
+    ax.set_ylabel('loss / mean-image loss', fontsize=9)
+    twin = ax.twinx()
+    twin.plot(epochs, [h['output_diversity'] for h in health], 'o', color='C3', ms=4,
+              label='output diversity (0: one picture for every input)')
+    twin.set_ylim(0, max(1.05, max(h['output_diversity'] for h in health) * 1.05))
+    twin.set_ylabel('output diversity', fontsize=9, color='C3')
+    handles = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
+    labels = ax.get_legend_handles_labels()[1] + twin.get_legend_handles_labels()[1]
+    ax.legend(handles, labels, fontsize=7, loc='upper right')
+    ax.set_title('loss and output diversity', fontsize=9)
+    for a in axes.flat:
+        a.set_xlabel('epoch', fontsize=9)
+        a.grid(alpha=0.3)
+    found = metrics.get('findings') or []
+    failures = [f['rule'] for f in found if f['level'] == 'failure']
+    warnings = [f['rule'] for f in found if f['level'] == 'warning']
+    verdict = ('failure symptoms: ' + ', '.join(failures)) if failures else 'no failure symptom'
+    fig.suptitle(title + f'\n{verdict}' + (f' | warnings: {", ".join(warnings)}' if warnings else ''), fontsize=9)
+    return _save(fig, path)
+
+
 def load_run(run_dir):
     """config, metrics and figure arrays of a finished run folder."""
     run_dir = Path(run_dir)
+    if not (run_dir / 'config.json').is_file():
+        raise RunError(f'{run_dir}: not a run folder (no config.json); pass a folder made by autoencoder.py, '
+                       f'or an ablation folder (with ablation.json)')
+    redraw = f'python autoencoder.py --redraw {run_dir}'
+    has_checkpoint = (run_dir / 'checkpoint' / 'model.index').is_file()
     try:
         config = json.loads((run_dir / 'config.json').read_text())
         metrics = json.loads((run_dir / 'metrics.json').read_text())
         with np.load(run_dir / 'arrays.npz', allow_pickle=False) as f:
             arrays = dict(f)
+        if 'final_loss' not in metrics:
+            raise ValueError('it has no final results')
     except (OSError, ValueError) as e:
-        raise RunError(f'{run_dir}: not a finished run folder ({e}); '
-                       f'finish it, or redraw an interrupted one with python autoencoder.py --redraw {run_dir}') from None
-    if 'final_loss' not in metrics:
-        raise RunError(f'{run_dir}: the run has no final results; python autoencoder.py --redraw {run_dir} computes them')
+        fix = f'{redraw} computes what is missing from its checkpoint' if has_checkpoint else \
+            'it saved no checkpoint (stopped before training), so run it again'
+        raise RunError(f'{run_dir}: not a finished run ({e}); {fix}') from None
     return dict(dir=run_dir, config=config, metrics=metrics, arrays=arrays)
 
 
@@ -199,7 +275,7 @@ def run_title(run):
     """The run's name and flags over its key numbers."""
     m, c = run['metrics'], run['config']
     probe = '' if m.get('probe_accuracy') is None else f' | probe acc {m["probe_accuracy"]:.2f}'
-    return (f'{c["name"]}: {c["flags"]}\nfinal loss {m["final_loss"]:.4f} | code spread {m["code_spread"]:.2g}'
+    return (f'{run["dir"].name}: {c["flags"]}\nfinal loss {m["final_loss"]:.4f} | code spread {m["code_spread"]:.2g}'
             f' ({"collapsed" if m["collapsed"] else "not collapsed"}){probe} | {m["epochs_done"]} epochs')
 
 
@@ -215,7 +291,8 @@ def draw_run(run_dir):
             plot_loss(run['metrics']['loss_history'], run['metrics']['baselines'], title, d / 'loss.png',
                       batch=a.get('batch_loss')),
             plot_filters(a['conv1_filters'], title, d / 'filters.png'),
-            plot_pca(a['codes'], a['codes_y'], title, d / 'pca.png')]
+            plot_pca(a['codes'], a['codes_y'], title, d / 'pca.png'),
+            plot_health(run['metrics'], a.get('epoch_loss'), title, d / 'health.png')]
 
 
 def plot_comparison(runs, path):
@@ -239,37 +316,48 @@ def plot_comparison(runs, path):
 
 
 def plot_ablation(labels, losses, probes, probes_init, collapsed, baselines, title, path):
-    """Final loss and probe accuracy per configuration, coloured by the collapse verdict."""
+    """Final loss and probe accuracy per configuration: a bar at the median over seeds, a dot for each seed.
+
+    Every argument but `labels`, `baselines`, `title` and `path` holds one list per configuration (one value per
+    seed); a bar is red when most of its seeds collapsed.
+    """
     n = len(labels)
     fig, axes = plt.subplots(1, 2, figsize=(11, 1.6 + 0.42 * n), sharey=True, layout='constrained')
     pos = np.arange(n)[::-1]
     red, blue = '#d62728', '#1f77b4'
-    colors = [red if c else blue for c in collapsed]
-    axes[0].barh(pos, losses, color=colors)
+    colors = [red if 2 * sum(c) > len(c) else blue for c in collapsed]
+
+    def values(rows):
+        return [np.array([np.nan if v is None else v for v in row], dtype=float) for row in rows]
+
+    losses, probes, init = values(losses), values(probes), values(probes_init)
+    for ax, rows in ((axes[0], losses), (axes[1], probes)):
+        medians = [np.nanmedian(r) if np.any(np.isfinite(r)) else np.nan for r in rows]
+        ax.barh(pos, np.nan_to_num(medians), color=colors, alpha=0.75)
+        for p, r, m in zip(pos, rows, medians):
+            ax.plot(r, np.full(len(r), p), 'o', color='black', ms=3.5, zorder=3)
+            text = 'n/a' if np.isnan(m) else (f'{m:.4f}' if ax is axes[0] else f'{m:.3f}')
+            ax.text(0 if np.isnan(m) else np.nanmax(r), p, f'  {text}', va='center', fontsize=8)
     for (name, value), style in zip(sorted(baselines.items()), ('--', ':')):
         axes[0].axvline(value, color='gray', ls=style, label=f'{name.replace("_", " ")} baseline {value:.4f}')
-    for p, v in zip(pos, losses):
-        axes[0].text(v, p, f' {v:.4f}', va='center', fontsize=8)
-    axes[0].set_xlim(0, max(max(losses), max(baselines.values())) * 1.25)
+    top = max([np.nanmax(r) for r in losses if np.any(np.isfinite(r))] + list(baselines.values()))
+    axes[0].set_xlim(0, top * 1.3)
     axes[0].set_xlabel('final loss (MSE per pixel, lower is better)', fontsize=9)
     axes[0].set_yticks(pos)
     axes[0].set_yticklabels(labels, fontsize=9)
-    probes = np.array([np.nan if p is None else p for p in probes], dtype=float)
-    init = np.array([np.nan if p is None else p for p in probes_init], dtype=float)
-    axes[1].barh(pos, np.nan_to_num(probes), color=colors)
-    axes[1].plot(init, pos, 'k|', markersize=14, mew=2, label='same probe, untrained network')
+    for p, r in zip(pos, init):
+        axes[1].plot(r, np.full(len(r), p), '|', color='black', ms=12, mew=1.5)
+    axes[1].plot([], [], 'k|', ms=12, mew=1.5, label='same probe, untrained network')
     axes[1].axvline(0.1, color='gray', ls=':', label='chance 0.10')
-    for p, v in zip(pos, probes):
-        axes[1].text(0 if np.isnan(v) else v, p, '  n/a' if np.isnan(v) else f'  {v:.3f}', va='center', fontsize=8)
     axes[1].set_xlim(0, 1.15)
     axes[1].set_xlabel('linear-probe accuracy on the codes (higher is better)', fontsize=9)
     for ax in axes:
         ax.grid(axis='x', alpha=0.3)
-    handles = [plt.Rectangle((0, 0), 1, 1, color=red), plt.Rectangle((0, 0), 1, 1, color=blue)]
+    handles = [plt.Rectangle((0, 0), 1, 1, color=red), plt.Rectangle((0, 0), 1, 1, color=blue),
+               plt.Line2D([], [], ls='', marker='o', color='black', ms=3.5)]
+    names = ['collapsed code (most seeds)', 'code varies with the input', 'one seed (bar: median)']
     for ax in axes:
         handles += ax.get_legend_handles_labels()[0]
-    names = ['collapsed code (same for every input)', 'code varies with the input']
-    for ax in axes:
         names += ax.get_legend_handles_labels()[1]
     fig.legend(handles, names, loc='outside lower center', ncol=3, fontsize=8)
     fig.suptitle(title, fontsize=10)
@@ -282,33 +370,101 @@ def fmt_time(seconds):
     return f'{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}'
 
 
+SHORT = {'one_output': 'one output', 'plateau': 'plateau', 'empty_batches': 'empty batches', 'one_digit': 'one digit',
+         'vanishing_gradient': 'vanishing gradient', 'saturated_units': 'saturated', 'dead_units': 'dead units'}
+LEARNS = 0.5  # a run learns when its final loss is under half the mean image's
+
+
+def ablation_groups(summary):
+    """The ablation's finished runs grouped by configuration, in the order they were planned."""
+    order = summary.get('configurations') or list(dict.fromkeys(r['label'] for r in summary['rows']))
+    groups = {label: [] for label in order}
+    for r in summary['rows']:
+        groups.setdefault(r['label'], []).append(r)
+    return [(label, sorted(rows, key=lambda r: r.get('seed', 0))) for label, rows in groups.items() if rows]
+
+
+def _spread(values, fmt):
+    """'median' for one value, 'median (min-max)' for several."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return 'n/a'
+    if len(values) == 1:
+        return format(values[0], fmt)
+    return f'{format(float(np.median(values)), fmt)} ({format(min(values), fmt)} to {format(max(values), fmt)})'
+
+
+def _count(rows, test):
+    hits = sum(bool(test(r)) for r in rows)
+    return '' if not hits else ('' if hits == len(rows) else f' {hits}/{len(rows)}')
+
+
+def _rules(rows, level):
+    """The rules found at `level` in any seed, with how many seeds when not all."""
+    found = [[f['rule'] for f in r.get('findings') or [] if f['level'] == level] for r in rows]
+    names = list(dict.fromkeys(rule for f in found for rule in f))
+    return ', '.join(SHORT.get(rule, rule) + _count(found, lambda f, rule=rule: rule in f) for rule in names) or '-'
+
+
+def agreement(row, mean_image):
+    """Does the run's health verdict agree with its outcome? None when the outcome is neither collapsed nor learned."""
+    failures = [f for f in row.get('findings') or [] if f['level'] == 'failure']
+    if row['collapsed']:
+        return bool(failures)
+    if row['final_loss'] < LEARNS * mean_image:
+        return not failures
+    return None
+
+
 def ablation_table(summary):
-    """ablation.md: the command, the data, and one table row per configuration."""
+    """ablation.md: the command, the data, and one row per configuration over its seeds."""
     base = summary['baselines']
     budget = summary['budget']
+    seeds = summary.get('seeds', [0])
+    groups = ablation_groups(summary)
+    done = sum('final_loss' in r or bool(r.get('diverged')) for _, rows in groups for r in rows)
+    planned = len(summary.get('configurations') or groups) * len(seeds)
     lines = ['# Ablation: what makes the autoencoder learn', '',
              f'Command: `{summary["command"]}`  ',
              f'Data: {summary["n_images"]} images ({summary["data"]}), the first {summary["n_train"]} (the training '
-             f'part) fit the probe, the rest score it. Wall time: {fmt_time(summary["seconds"])} on '
-             f'{summary["cores"]} CPU cores' + (f'; every configuration capped at {budget} epochs (--budget).'
-                                                if budget is not None else '.') + '  ',
+             f'part) fit the probe, the rest score it. Seeds {", ".join(map(str, seeds))}: {done} of {planned} runs '
+             f'finished. Run time: {fmt_time(summary["seconds"])} in all, on {summary.get("machine", "?")}'
+             + (f'; every configuration capped at {budget} epochs (--budget).' if budget is not None else '.') + '  ',
              f'Baselines: the mean image scores {base["mean_image"]:.4f}, an all-black image {base["all_black"]:.4f}; '
-             f'"vs mean" is final loss / mean-image loss (below 1 beats predicting the average digit). The probe is a '
-             f'logistic regression on the standardised codes; in brackets, the same probe on the untrained network.',
+             f'"vs mean" is final loss / mean-image loss (below 1 beats predicting the average digit). A run learns '
+             f'when it ends under {LEARNS}x. Numbers are the median over seeds, then the range. The probe is a '
+             f'logistic regression on the standardised codes; its gain is over the same probe on the untrained '
+             f'network. "Leaves the plateau": the first epoch whose loss (on a fixed 200-image sample) is under '
+             f'0.9x the mean image\'s, per seed. Symptoms and warnings: the health rules of diagnostics.py, with how '
+             f'many seeds showed them when not all. "Agrees": in how many seeds a collapsed run shows a failure '
+             f'symptom and a run that learns shows none (runs that do neither are not counted).',
              '',
-             '| # | configuration | flags | epochs | real steps | final loss | vs mean | code spread | probe acc (at init) '
-             '| verdict | wall time |',
-             '|---|---|---|---|---|---|---|---|---|---|---|']
-    for k, r in enumerate(summary['rows'], 1):
-        cells = [str(k), r['label'], f'`{r["flags"]}`', str(r['epochs_done']), str(r['real_steps'])]
-        if 'final_loss' in r:
-            probe = ('n/a' if r.get('probe_accuracy') is None else f'{r["probe_accuracy"]:.3f}') + (
-                '' if r.get('probe_accuracy_at_init') is None else f' ({r["probe_accuracy_at_init"]:.3f})')
-            cells += [f'{r["final_loss"]:.4f}', f'{r["final_loss"] / base["mean_image"]:.2f}', f'{r["code_spread"]:.2g}',
-                      probe, 'collapsed' if r['collapsed'] else 'not collapsed']
+             '| # | configuration | flags | epochs | real steps | seeds | final loss | vs mean | probe acc | gain over init '
+             '| verdict | leaves the plateau at epoch | failure symptoms | warnings | agrees | wall time |',
+             '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|']
+    for k, (label, rows) in enumerate(groups, 1):
+        finished = [r for r in rows if 'final_loss' in r]
+        first = rows[0]
+        cells = [str(k), label, f'`{first["flags"]}`', str(first['epochs_done']), str(first['real_steps']),
+                 f'{len(finished)}' + ('' if len(finished) == len(seeds) else f' of {len(seeds)}')]
+        if finished:
+            gains = [r['probe_accuracy'] - r['probe_accuracy_at_init'] if r.get('probe_accuracy') is not None and
+                     r.get('probe_accuracy_at_init') is not None else None for r in finished]
+            collapsed = sum(r['collapsed'] for r in finished)
+            verdict = (f'collapsed {collapsed}/{len(finished)}' if collapsed * 2 >= len(finished) else
+                       f'not collapsed {len(finished) - collapsed}/{len(finished)}')
+            exits = ', '.join('never' if r.get('plateau_exit_epoch') is None else str(r['plateau_exit_epoch'])
+                              for r in finished)
+            checks = [agreement(r, base['mean_image']) for r in finished]
+            counted = [c for c in checks if c is not None]
+            cells += [_spread([r['final_loss'] for r in finished], '.4f'),
+                      f'{np.median([r["final_loss"] for r in finished]) / base["mean_image"]:.2f}',
+                      _spread([r.get('probe_accuracy') for r in finished], '.3f'), _spread(gains, '+.3f'), verdict,
+                      exits if 'plateau_exit_epoch' in finished[0] else '?', _rules(finished, 'failure'),
+                      _rules(finished, 'warning'), f'{sum(counted)}/{len(counted)}' if counted else 'not counted']
         else:
-            cells += ['', '', '', '', 'interrupted' if r.get('interrupted') else 'diverged']
-        cells.append(fmt_time(r.get('total_seconds', r['seconds'])))
+            cells += ['', '', '', '', 'interrupted' if first.get('interrupted') else 'diverged', '', '', '', '']
+        cells.append(fmt_time(float(np.median([r.get('total_seconds', r['seconds']) for r in rows]))))
         lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines) + '\n'
 
@@ -321,21 +477,26 @@ def draw_ablation(root):
     except (OSError, ValueError) as e:
         raise RunError(f'{root}: not an ablation folder ({e}); make one with python autoencoder.py --ablate') from None
     (root / 'ablation.md').write_text(ablation_table(summary))
-    done = [r for r in summary['rows'] if 'final_loss' in r]
+    groups = [(label, [r for r in rows if 'final_loss' in r]) for label, rows in ablation_groups(summary)]
+    groups = [(label, rows) for label, rows in groups if rows]
     paths = [root / 'ablation.md']
-    if done:
+    if groups:
+        seeds = summary.get('seeds', [0])
         paths.append(plot_ablation(
-            [r['label'] for r in done], [r['final_loss'] for r in done], [r['probe_accuracy'] for r in done],
-            [r.get('probe_accuracy_at_init') for r in done], [r['collapsed'] for r in done], summary['baselines'],
-            f'Ablation on {summary["n_images"]} images ({summary["data"]}): final loss and linear-probe accuracy',
-            root / 'ablation.png'))
+            [label for label, _ in groups], [[r['final_loss'] for r in rows] for _, rows in groups],
+            [[r['probe_accuracy'] for r in rows] for _, rows in groups],
+            [[r.get('probe_accuracy_at_init') for r in rows] for _, rows in groups],
+            [[r['collapsed'] for r in rows] for _, rows in groups], summary['baselines'],
+            f'Ablation on {summary["n_images"]} images ({summary["data"]}), seeds {", ".join(map(str, seeds))}: '
+            f'final loss and linear-probe accuracy', root / 'ablation.png'))
     return paths
 
 
 def main(argv=None):
     """Redraw the figures of each run folder given; with two or more, also a comparison sheet."""
-    p = argparse.ArgumentParser(description='Redraw the figures of finished autoencoder runs from their folders '
-                                            '(config.json, metrics.json, arrays.npz); no training, no TensorFlow.')
+    p = OneLineErrors(prog='visualize.py',
+                      description='Redraw the figures of finished autoencoder runs from their folders '
+                                  '(config.json, metrics.json, arrays.npz); no training, no TensorFlow.')
     p.add_argument('runs', nargs='+', metavar='RUN_DIR',
                    help='run folders written by autoencoder.py; an ablation folder redraws ablation.md and .png')
     p.add_argument('--out', default='comparison.png',

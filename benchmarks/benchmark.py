@@ -1,8 +1,8 @@
-"""Speed of our graph-mode training step against Keras on the same work, FLOPs, and the faithful run's wall time.
+"""Where the faithful run's time goes, and the speed of our training step against Keras on the same work.
 
     python benchmarks/benchmark.py --data ../shared/data/mnist.npz
 
-Not a test: it prints a table. Each measurement runs in its own process (our code disables eager execution,
+Not a test: it prints tables. Each measurement runs in its own process (our code disables eager execution,
 Keras needs it), alternating ours and Keras so both see the same machine state; medians over --repeats.
 """
 import argparse
@@ -96,25 +96,93 @@ def numpy_gflops(n=2048, repeats=5):
     return 2 * n ** 3 / statistics.median(times) / 1e9
 
 
-def run_worker(kind, args):
+def worker_probe(run_dir):
+    """Seconds and accuracy of the probe, as now and as before (lbfgs capped at 300), on a run's codes."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    import autoencoder as ae
+    import diagnostics
+    record = json.loads((Path(run_dir) / 'config.json').read_text())
+    cfg = dict(record, kernels=ae.parse_kernels(record['kernels']))
+    mnist = ae.redraw_data(record, None)
+    graph, g, _, saver, sess = ae.build_session(cfg)
+    with graph.as_default(), sess:
+        codes = {'at init': ae.evaluate(sess, g, mnist.x, ('encode',))['encode']}
+        saver.restore(sess, str(Path(run_dir) / 'checkpoint' / 'model'))
+        codes['trained'] = ae.evaluate(sess, g, mnist.x, ('encode',))['encode']
+
+    def before(c, y, n):
+        model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=300))
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', ConvergenceWarning)
+            model.fit(c[:n], y[:n])
+        return float(model.score(c[n:], y[n:]))
+
+    out = {}
+    for which, probe in (('before', before), ('now', diagnostics.probe_accuracy)):
+        for name, c in codes.items():
+            t0 = time.perf_counter()
+            accuracy = probe(c, mnist.y, mnist.n_train)
+            out[f'{which} {name}'] = (accuracy, time.perf_counter() - t0)
+    return out
+
+
+def run_worker(kind, args, *extra):
     out = subprocess.run([sys.executable, __file__, '--worker', kind, '--data', args.data or '',
-                          '--images', str(args.images), '--epochs', str(args.epochs)],
+                          '--images', str(args.images), '--epochs', str(args.epochs), *extra],
                          capture_output=True, text=True, cwd=ROOT)
     if out.returncode:
         sys.exit(f'{kind} worker failed:\n{out.stderr[-3000:]}')
-    return json.loads(out.stdout.strip().splitlines()[-1])['images_per_second']
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def faithful_run(args):
-    """Wall time and peak memory of `autoencoder.py` with the question's settings, in a child process."""
-    with tempfile.TemporaryDirectory() as tmp:
-        t0 = time.perf_counter()
-        cmd = [sys.executable, str(ROOT / 'autoencoder.py'), '--no-figures', '--out', tmp]
-        out = subprocess.run(cmd + (['--data', args.data] if args.data else []), capture_output=True, text=True)
-        seconds = time.perf_counter() - t0
+def faithful_run(args, tmp):
+    """Wall time, peak memory and the run's own timing of `autoencoder.py` with the question's settings."""
+    t0 = time.perf_counter()
+    cmd = [sys.executable, str(ROOT / 'autoencoder.py'), '--out', tmp]
+    out = subprocess.run(cmd + (['--data', args.data] if args.data else []), capture_output=True, text=True)
+    seconds = time.perf_counter() - t0
     if out.returncode:
         sys.exit(f'faithful run failed:\n{out.stderr[-3000:]}')
-    return seconds, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    run_dir = Path(tmp) / 'question'
+    metrics = json.loads((run_dir / 'metrics.json').read_text())
+    return dict(seconds=seconds, rss=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, metrics=metrics,
+                run_dir=run_dir)
+
+
+def time_table(run, probe):
+    """The faithful run's wall time broken down, from the timing it records, and the probe before and after."""
+    t, m = run['metrics']['timing'], run['metrics']
+    parts = [('TensorFlow import', t['tensorflow_import']),
+             (f'real training steps ({m["real_steps"]})', t['real_steps']),
+             (f'empty-batch steps ({m["empty_steps"]})', t['empty_steps']),
+             (f'loss over all 70000 images ({len(m["loss_history"]) - 1} times, as the question printed it)',
+              t['evaluations']),
+             (f'health monitor ({len(m["health"]) - 1} checks on 2000 images, loss on 200 after every epoch)',
+              t['health']),
+             ('final evaluation and diagnostics', t['final_evaluation']),
+             ('linear probes (at initialisation and trained)', t['probes']),
+             ('figures (7 PNGs)', t.get('figures', 0.0))]
+    rest = run['seconds'] - sum(v for _, v in parts)
+    rows = ['| part of `python autoencoder.py` (as posted) | seconds | share |', '|---|---|---|']
+    rows += [f'| {name} | {v:.1f} | {v / run["seconds"]:.0%} |' for name, v in parts]
+    rows.append(f'| the rest: Python start, other imports, loading MNIST, building the graph, checkpoint, events '
+                f'| {rest:.1f} | {rest / run["seconds"]:.0%} |')
+    rows.append(f'| **end to end (wall clock)** | **{run["seconds"]:.1f}** | 100% |')
+    rows += ['', '| probe on that run\'s codes | before: lbfgs, at most 300 iterations | now: lbfgs, then Newton if '
+                 'unconverged after 100 |', '|---|---|---|']
+    for name in ('at init', 'trained'):
+        (a0, s0), (a1, s1) = probe[f'before {name}'], probe[f'now {name}']
+        rows.append(f'| {name} | {a0:.4f} in {s0:.1f} s | {a1:.4f} in {s1:.1f} s |')
+    total0 = sum(v[1] for k, v in probe.items() if k.startswith('before'))
+    total1 = sum(v[1] for k, v in probe.items() if k.startswith('now'))
+    rows.append(f'| both | {total0:.1f} s | {total1:.1f} s ({total1 / total0 - 1:+.0%}) |')
+    return '\n'.join(rows)
 
 
 def main():
@@ -124,8 +192,12 @@ def main():
     p.add_argument('--epochs', type=int, default=1, help='timed passes per measurement (default: %(default)s)')
     p.add_argument('--repeats', type=int, default=5, help='measurements of each side (default: %(default)s)')
     p.add_argument('--skip-faithful', action='store_true', help='do not time the faithful 501-epoch run')
-    p.add_argument('--worker', choices=('ours', 'keras'), help=argparse.SUPPRESS)
+    p.add_argument('--worker', choices=('ours', 'keras', 'probe'), help=argparse.SUPPRESS)
+    p.add_argument('--run', help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.worker == 'probe':
+        print(json.dumps(worker_probe(args.run)))
+        return
     if args.worker:
         import data
         x = data.load_mnist(args.data or None).x[:args.images]
@@ -133,11 +205,16 @@ def main():
         print(json.dumps({'images_per_second': rate}))
         return
     if not args.skip_faithful:  # first, so the peak memory of finished children is this run's alone
-        seconds, rss = faithful_run(args)
+        with tempfile.TemporaryDirectory() as tmp:
+            faithful = faithful_run(args, tmp)
+            probe = run_worker('probe', args, '--run', str(faithful['run_dir']))
+            machine = json.loads((faithful['run_dir'] / 'config.json').read_text())['machine']
+        print(f'machine: {machine}\n\nwhere the faithful 501-epoch run\'s time goes\n')
+        print(time_table(faithful, probe), flush=True)
     ours, keras = [], []
     for k in range(args.repeats):
-        ours.append(run_worker('ours', args))
-        keras.append(run_worker('keras', args))
+        ours.append(run_worker('ours', args)['images_per_second'])
+        keras.append(run_worker('keras', args)['images_per_second'])
         print(f'repeat {k + 1}/{args.repeats}: ours {ours[-1]:,.0f} img/s, Keras {keras[-1]:,.0f} img/s', flush=True)
     forward, train = training_flops_per_image(*KERNELS)
     limit = numpy_gflops()
@@ -153,8 +230,8 @@ def main():
     print(f'| numpy float32 2048x2048 matmul | {limit:.1f} GFLOP/s |')
     print(f'| ours / matmul limit | {o * train / 1e9 / limit:.2f} |')
     if not args.skip_faithful:
-        print(f'| faithful 501-epoch run, end to end | {seconds:.1f} s |')
-        print(f'| its peak resident memory | {rss:,.0f} MiB |')
+        print(f'| faithful 501-epoch run, end to end | {faithful["seconds"]:.1f} s |')
+        print(f'| its peak resident memory | {faithful["rss"]:,.0f} MiB |')
 
 
 if __name__ == '__main__':

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerate the reference figures in figures/ from full MNIST (about 5 minutes on 2 cores):
+# Regenerate the reference figures and their metrics in figures/ from full MNIST (about 5 minutes on 2 cores):
 #   bash figures/make_figures.sh ../shared/data/mnist.npz
 # The ablation table and figure come from their own, longer command (see README).
 set -euo pipefail
@@ -14,8 +14,9 @@ for flags in "--no-shuffle" "" "--kernels 5x5,3x3" "--fix"; do
 done
 $py visualize.py "$out/question" "$out/kernels-5x5,3x3" "$out/fix" --out figures/before_after.png
 for run in no-shuffle question kernels-5x5,3x3 fix; do
-  for fig in reconstructions activations codes loss filters pca; do
+  for fig in reconstructions activations codes loss filters pca health; do
     cp "$out/$run/$fig.png" "figures/${run}_$fig.png"
   done
+  cp "$out/$run/metrics.json" "figures/${run}_metrics.json"  # the numbers the README quotes, and its sample output
 done
 echo "figures/ updated from $out"

@@ -1,5 +1,6 @@
 """Shared fixtures: the committed MNIST subset and a way to run the command line."""
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +10,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SUBSET = ROOT / 'tests' / 'data' / 'mnist_subset.npz'
 sys.path.insert(0, str(ROOT))
+
+
+def interruptible():
+    """For Popen's preexec_fn: a child that Ctrl-C can stop even if this test run was started with SIGINT ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def cli(script, *args, timeout=600, **kwargs):

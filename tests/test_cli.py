@@ -56,6 +56,40 @@ def test_faithful_run_shows_the_bug_and_fix_removes_it(faithful_run, fix_run):
     assert fixed['real_steps'] == 200 and fixed['empty_steps'] == 0
 
 
+def test_faithful_run_names_its_symptoms_and_fix_shows_none(faithful_run, fix_run):
+    proc, run_dir = faithful_run
+    faithful = json.loads((run_dir / 'metrics.json').read_text())
+    failures = {f['rule']: f for f in faithful['findings'] if f['level'] == 'failure'}
+    # 1400 images in batches of 1000: the posted slice leaves the second batch empty in every epoch
+    assert failures['empty_batches']['evidence'] == '1 of 2 batches per epoch are empty: 100 real steps in 100 epochs'
+    assert {'one_output', 'plateau', 'vanishing_gradient'} <= set(failures)
+    assert 'why it is stuck (failure symptoms):' in proc.stdout
+    assert '  - 1 of 2 batches per epoch are empty: 100 real steps in 100 epochs -> --batching fixed' in proc.stdout
+    fixed = json.loads((fix_run[1] / 'metrics.json').read_text())
+    assert [f for f in fixed['findings'] if f['level'] == 'failure'] == []
+    assert fixed['health'][-1]['output_diversity'] > 0.5
+    assert faithful['health'][-1]['output_diversity'] < 0.1
+
+
+def test_health_is_measured_at_every_evaluation_and_at_the_end(faithful_run):
+    metrics = json.loads((faithful_run[1] / 'metrics.json').read_text())
+    assert [h['epoch'] for h in metrics['health']] == [0, 25, 50, 75, 100]
+    end = metrics['health'][-1]
+    assert set(end['layers']) == {'y2', 'y4', 'y6', 'encode', 'u1', 'u2', 'u5', 'u7'}
+    assert all('saturated' in v for v in end['layers'].values())  # sigmoid everywhere as posted
+    assert set(end['grad_norm']) == {f'{part}/w' for part in ('encoding/conv1', 'encoding/conv2', 'encoding/fc1',
+                                                               'encoding/fc2', 'decoding/fc1', 'decoding/fc2',
+                                                               'decoding/deconv1', 'decoding/deconv2')}
+    assert metrics['health'][0]['update']['encoding/fc1/w'] is None and end['update']['encoding/fc1/w'] > 0
+    feeding = metrics['feeding']
+    assert (feeding['real_per_epoch'], feeding['empty_per_epoch'], feeding['images_trained']) == (1, 1, 100000)
+    assert sum(feeding['label_histogram']) == 100000
+    with np.load(faithful_run[1] / 'arrays.npz') as f:
+        assert f['epoch_loss'].shape == (101,) and f['batch_loss'].shape == (100, 2)
+    assert set(metrics['timing']) >= {'tensorflow_import', 'real_steps', 'empty_steps', 'evaluations', 'health',
+                                      'probes', 'figures'}
+
+
 def test_a_second_run_never_overwrites_the_first(tmp_path):
     for _ in range(2):
         proc = cli('autoencoder.py', '--data', SUBSET, '--epochs', 0, '--no-figures', '--out', tmp_path)

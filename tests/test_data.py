@@ -63,7 +63,7 @@ def test_subset_option_of_load_mnist(raw):
     assert np.bincount(m.y[:60]).tolist() == [6] * 10
 
 
-@pytest.mark.parametrize('n, words', [(1401, 'larger than the data'), (9, 'smaller than the number of digits')])
+@pytest.mark.parametrize('n, words', [(1401, 'larger than the data'), (69, 'use at least 70'), (9, 'use at least 70')])
 def test_subset_size_errors(raw, n, words):
     with pytest.raises(data.DataError, match=words):
         data.balanced_subset(raw, n)

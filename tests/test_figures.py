@@ -42,9 +42,11 @@ def test_each_plot_writes_a_png_of_the_expected_size(tmp_path, arrays):
                                      tmp_path / 'l.png'), (600, 420)),
         'filters': (visualize.plot_filters(a['filters'], 't', tmp_path / 'f.png'), (800, 340)),
         'pca': (visualize.plot_pca(a['codes'], a['codes_y'], 't', tmp_path / 'p.png'), (600, 550)),
-        'ablation': (visualize.plot_ablation(['a', 'b', 'c'], [0.07, 0.02, 0.11], [0.8, None, 0.9], [0.8, 0.7, None],
-                                             [True, False, True], {'mean_image': 0.07, 'all_black': 0.11}, 't',
-                                             tmp_path / 'ab.png'), (1100, 286)),
+        'ablation': (visualize.plot_ablation(['a', 'b', 'c'], [[0.07, 0.071], [0.02], [0.11, 0.1, 0.12]],
+                                             [[0.8, 0.81], [None], [0.9, 0.9, 0.91]], [[0.8, 0.8], [0.7], [None] * 3],
+                                             [[True, True], [False], [True, False, True]],
+                                             {'mean_image': 0.07, 'all_black': 0.11}, 't', tmp_path / 'ab.png'),
+                     (1100, 286)),
     }
     for name, (path, size) in made.items():
         assert png_size(path) == size, name
@@ -96,7 +98,10 @@ def test_redraw_rebuilds_figures_and_diagnostics_from_the_checkpoint(faithful_ru
 
 def test_a_folder_that_is_not_a_run_is_refused(tmp_path):
     proc = cli('visualize.py', tmp_path)
-    assert proc.returncode == 2 and 'not a finished run folder' in proc.stderr and 'Traceback' not in proc.stderr
+    assert proc.returncode == 2 and 'not a run folder' in proc.stderr and 'Traceback' not in proc.stderr
+    (tmp_path / 'config.json').write_text('{}')
+    proc = cli('visualize.py', tmp_path)
+    assert proc.returncode == 2 and 'not a finished run' in proc.stderr and 'run it again' in proc.stderr
 
 
 def test_tensorboard_events_hold_scalars_images_and_histograms(faithful_run):
@@ -114,19 +119,36 @@ def test_tensorboard_events_hold_scalars_images_and_histograms(faithful_run):
         assert tags[f'activation/{layer}'] == {'histo'}, layer
 
 
-def test_ablation_table_renders_finished_and_interrupted_rows(tmp_path):
-    row = dict(label='question as posted', flags='no flags (as posted)', epochs_done=501, real_steps=501,
-               final_loss=0.0696, code_spread=4e-5, probe_accuracy=0.873, probe_accuracy_at_init=0.873,
-               collapsed=True, total_seconds=48.2, seconds=37.0)
-    stopped = dict(label='--fix', flags='--fix', epochs_done=3, real_steps=210, seconds=12.0, interrupted=True)
-    summary = dict(command='python autoencoder.py --ablate', data='MNIST', n_images=70000, n_train=60000, cores=2,
-                   budget=None, baselines={'mean_image': 0.0673, 'all_black': 0.1123}, seconds=60.0,
-                   rows=[row, stopped])
+def test_ablation_table_summarises_seeds_symptoms_and_agreement(tmp_path):
+    def row(seed, loss, collapsed, exit_epoch, failures, label='question as posted', flags='no flags (as posted)'):
+        return dict(label=label, flags=flags, seed=seed, epochs_done=501, real_steps=501, final_loss=loss,
+                    code_spread=4e-5, probe_accuracy=0.873 + seed / 1000, probe_accuracy_at_init=0.873,
+                    collapsed=collapsed, total_seconds=48.0 + seed, seconds=37.0, plateau_exit_epoch=exit_epoch,
+                    findings=[dict(rule=r, level=level, evidence='', fix=None) for r, level in failures])
+    stuck = [('one_output', 'failure'), ('empty_batches', 'failure')]
+    rows = [row(0, 0.0696, True, None, stuck), row(1, 0.0690, True, None, stuck[1:]),
+            row(2, 0.0701, True, None, stuck),
+            row(0, 0.0186, False, 120, [('empty_batches', 'warning')], 'ReLU', '--activation relu'),
+            row(2, 0.0190, False, 131, [('empty_batches', 'failure')], 'ReLU', '--activation relu'),
+            dict(label='--fix', flags='--fix', seed=0, epochs_done=3, real_steps=210, seconds=12.0, interrupted=True)]
+    summary = dict(command='python autoencoder.py --ablate --seeds 3', data='MNIST', n_images=70000, n_train=60000,
+                   machine='a 2-core test machine', budget=None, seeds=[0, 1, 2],
+                   configurations=['question as posted', 'ReLU', '--fix'],
+                   baselines={'mean_image': 0.0673, 'all_black': 0.1123}, seconds=600.0, rows=rows)
     (tmp_path / 'ablation.json').write_text(json.dumps(summary))
     assert cli('visualize.py', tmp_path).returncode == 0
     lines = (tmp_path / 'ablation.md').read_text().splitlines()
-    assert '| 1 | question as posted | `no flags (as posted)` | 501 | 501 | 0.0696 | 1.03 | 4e-05 | 0.873 (0.873) ' \
-           '| collapsed | 0:00:48 |' in lines
-    assert '| 2 | --fix | `--fix` | 3 | 210 |  |  |  |  | interrupted | 0:00:12 |' in lines
-    assert all(line.count('|') == 12 for line in lines if line.startswith('| '))
-    assert png_size(tmp_path / 'ablation.png') == (1100, 202)  # one finished row
+    assert '| 1 | question as posted | `no flags (as posted)` | 501 | 501 | 3 | 0.0696 (0.0690 to 0.0701) | 1.03 ' \
+           '| 0.874 (0.873 to 0.875) | +0.001 (+0.000 to +0.002) | collapsed 3/3 | never, never, never ' \
+           '| one output 2/3, empty batches | - | 3/3 | 0:00:49 |' in lines
+    assert '| 2 | ReLU | `--activation relu` | 501 | 501 | 2 of 3 | 0.0188 (0.0186 to 0.0190) | 0.28 ' \
+           '| 0.874 (0.873 to 0.875) | +0.001 (+0.000 to +0.002) | not collapsed 2/2 | 120, 131 ' \
+           '| empty batches 1/2 | empty batches 1/2 | 1/2 | 0:00:49 |' in lines
+    assert '| 3 | --fix | `--fix` | 3 | 210 | 0 of 3 |  |  |  |  | interrupted |  |  |  |  | 0:00:12 |' in lines
+    assert all(line.count('|') == 17 for line in lines if line.startswith('| '))
+    assert '5 of 9 runs finished' in ' '.join(lines) and 'a 2-core test machine' in ' '.join(lines)
+    assert png_size(tmp_path / 'ablation.png') == (1100, 244)  # two configurations with finished runs
+
+
+def test_health_figure_is_drawn_from_the_run_folder(faithful_run):
+    assert png_size(faithful_run[1] / 'health.png') == (1100, 800)

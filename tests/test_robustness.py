@@ -10,7 +10,7 @@ import pytest
 
 import autoencoder as ae
 import data
-from conftest import ROOT, SUBSET, cli
+from conftest import ROOT, SUBSET, cli, interruptible
 
 
 @pytest.fixture(scope='module')
@@ -99,10 +99,11 @@ def test_a_real_process_exits_2_without_a_traceback(tmp_path):
 def test_bad_arguments_use_argparse_status_2(flags, words, capsys):
     with pytest.raises(SystemExit) as e:
         ae.make_parser().parse_args(flags)
-    assert e.value.code == 2 and words in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and words in err and err.count('\n') == 1 and err.startswith('error: ')
 
 
-@pytest.mark.parametrize('n, words', [('1401', 'larger than the data (1400 images)'), ('9', 'smaller than the number')])
+@pytest.mark.parametrize('n, words', [('1401', 'larger than the data (1400 images)'), ('69', 'use at least 70')])
 def test_subset_size_is_checked_against_the_data(n, words, tmp_path, capsys):
     assert ae.main(['--data', str(SUBSET), '--subset', n, '--out', str(tmp_path)]) == 2
     assert words in capsys.readouterr().err and not any(tmp_path.iterdir())
@@ -124,7 +125,7 @@ def variables(checkpoint):
 def test_ctrl_c_saves_the_last_completed_epoch_and_exits_130(tmp_path):
     proc = subprocess.Popen([sys.executable, str(ROOT / 'autoencoder.py'), '--data', str(SUBSET), '--epochs', '100000',
                              '--out', str(tmp_path / 'a')], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, preexec_fn=interruptible)
     for line in proc.stdout:
         if line.startswith('Iteration: 0'):
             break
@@ -136,7 +137,7 @@ def test_ctrl_c_saves_the_last_completed_epoch_and_exits_130(tmp_path):
     (run_dir,) = (tmp_path / 'a').iterdir()
     metrics = json.loads((run_dir / 'metrics.json').read_text())
     done = metrics['epochs_done']
-    assert metrics['interrupted'] is True and done > 0 and metrics['real_steps'] >= done
+    assert metrics['interrupted'] is True and done > 0
     assert not list(run_dir.glob('.*.tmp'))
     # the saved weights are exactly those after `done` epochs: a fresh run of that length gives the same
     again = cli('autoencoder.py', '--data', SUBSET, '--epochs', done, '--no-figures', '--out', tmp_path / 'b')
@@ -146,10 +147,19 @@ def test_ctrl_c_saves_the_last_completed_epoch_and_exits_130(tmp_path):
     assert saved.keys() == fresh.keys()
     for k in saved:
         np.testing.assert_array_equal(saved[k], fresh[k], err_msg=k)
-    # and the interrupted run can still be drawn from its checkpoint
+    # ...and so are the counts: no step that was rolled back is counted
+    fresh_metrics = json.loads((other / 'metrics.json').read_text())
+    for k in ('real_steps', 'empty_steps', 'feeding'):
+        assert metrics[k] == fresh_metrics[k], k
+    # and the interrupted run can still be drawn from its checkpoint, with its batch losses and final loss
     redraw = cli('autoencoder.py', '--redraw', run_dir)
     assert redraw.returncode == 0, redraw.stderr
-    assert (run_dir / 'codes.png').is_file()
+    assert (run_dir / 'codes.png').is_file() and (run_dir / 'health.png').is_file()
+    redrawn = json.loads((run_dir / 'metrics.json').read_text())
+    assert redrawn['loss_history'][-1] == [done, redrawn['final_loss']]
+    assert redrawn['final_loss'] == pytest.approx(fresh_metrics['final_loss'], rel=1e-6)
+    with np.load(run_dir / 'arrays.npz') as f:
+        assert len(f['batch_loss']) == metrics['real_steps'] and len(f['epoch_loss']) == done + 1
 
 
 def test_a_nan_loss_stops_at_once_with_the_likely_cause(tmp_path):
