@@ -1,5 +1,6 @@
 """The ablation on the committed subset: the table over seeds with its symptoms column, and --resume."""
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -68,11 +69,15 @@ def test_an_interrupted_ablation_resumes_to_the_same_table(smoke, tmp_path):
     kept = json.loads((root / 'ablation.json').read_text())['rows']
     assert 4 <= len(kept) < 2 * len(ae.ABLATION)
     assert f'--resume {root}' in err and 'Traceback' not in err
-    again = cli('autoencoder.py', *SMOKE, '--out', tmp_path, '--resume', root)
+    # as a later session on another machine would: only the small ablation.json, none of the run folders
+    elsewhere = tmp_path / 'elsewhere'
+    elsewhere.mkdir()
+    shutil.copy(root / 'ablation.json', elsewhere)
+    again = cli('autoencoder.py', *SMOKE, '--resume', elsewhere)
     assert again.returncode == 0, again.stderr[-3000:]
     assert f'(resumed: {len(kept)} finished runs kept)' in again.stdout
     assert again.stdout.count('=== ablation run') == 2 * len(ae.ABLATION) - len(kept)
-    assert table_rows(root) == table_rows(smoke)
+    assert table_rows(elsewhere) == table_rows(smoke)
 
 
 def test_resume_refuses_other_settings_and_missing_folders(smoke, tmp_path):
