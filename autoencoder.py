@@ -1,18 +1,19 @@
 """The convolutional autoencoder from "my convolutional autoencoder does not learn", exactly as posted.
 
-No flags = the question's code (TF 0.x graph style, via tf.compat.v1). Each run writes runs/<its flags>/.
-Times are for full MNIST on 2 CPU cores.
+No flags = the question's code (TF 0.x graph style, via tf.compat.v1). Each run writes runs/<its flags>/ and
+ends with the symptoms that explain a failure. Numbers are full MNIST, seed 0; times are in the README.
 
-    python autoencoder.py --data ../shared/data/mnist.npz --no-shuffle      # before the question's edit: loss 0.097, every output a "0" (45 s)
-    python autoencoder.py --data ../shared/data/mnist.npz                   # as posted: loss 0.070 (mean image: 0.067), one code for every input (50 s)
-    python autoencoder.py --data ../shared/data/mnist.npz --kernels 5x5,3x3 # the accepted answer alone: 0.067, still collapsed
-    python autoencoder.py --data ../shared/data/mnist.npz --batching fixed  # the slicing bug fixed alone: learns, 0.013 after 501 epochs (19 min)
-    python autoencoder.py --data ../shared/data/mnist.npz --activation relu # ReLU instead of sigmoid alone: it learns, loss 0.019
-    python autoencoder.py --data ../shared/data/mnist.npz --init xavier     # Xavier conv init alone: collapsed
-    python autoencoder.py --data ../shared/data/mnist.npz --tied            # tied decoder weights alone: collapsed
+    python autoencoder.py --data ../shared/data/mnist.npz --no-shuffle      # before the question's edit: loss 0.097, every output a "0"
+    python autoencoder.py --data ../shared/data/mnist.npz                   # as posted: loss 0.070 (mean image: 0.067), one output for every input
+    python autoencoder.py --data ../shared/data/mnist.npz --kernels 5x5,3x3 # the accepted answer alone: 0.067, still one output
+    python autoencoder.py --data ../shared/data/mnist.npz --batching fixed  # the slicing bug fixed alone: learns, 0.013 after 501 epochs
+    python autoencoder.py --data ../shared/data/mnist.npz --activation relu # ReLU instead of sigmoid alone: learns, 0.019
+    python autoencoder.py --data ../shared/data/mnist.npz --init xavier     # Xavier conv init alone: still stuck
+    python autoencoder.py --data ../shared/data/mnist.npz --tied            # tied decoder weights alone: still stuck
     python autoencoder.py --data ../shared/data/mnist.npz --lr 1e-3         # learning rate 1e-3 alone: 0.063, barely below the mean image
-    python autoencoder.py --data ../shared/data/mnist.npz --fix             # fixed batching, ReLU, 5x5,3x3, lr 1e-3, 20 epochs: loss 0.007, probe 0.93 (65 s)
-    python autoencoder.py --data ../shared/data/mnist.npz --ablate          # every row of the README's table (31 min)
+    python autoencoder.py --data ../shared/data/mnist.npz --fix             # fixed batching, ReLU, 5x5,3x3, lr 1e-3, 20 epochs: 0.007
+    python autoencoder.py --data ../shared/data/mnist.npz --ablate --seeds 3 # the README's table, every row with seeds 0, 1, 2
+    python autoencoder.py --redraw runs/question                            # diagnostics and figures again, from the checkpoint
     python visualize.py runs/question runs/fix                              # redraw figures; side-by-side sheet
 """
 import argparse

@@ -384,14 +384,20 @@ def ablation_groups(summary):
     return [(label, sorted(rows, key=lambda r: r.get('seed', 0))) for label, rows in groups.items() if rows]
 
 
+def _number(value, fmt):
+    """format(value, fmt), but a value that rounds to zero never shows a minus sign."""
+    text = format(value, fmt)
+    return text.replace('-', '+' if fmt.startswith('+') else '') if float(text) == 0 else text
+
+
 def _spread(values, fmt):
-    """'median' for one value, 'median (min-max)' for several."""
+    """'median' for one value, 'median (min to max)' for several."""
     values = [v for v in values if v is not None]
     if not values:
         return 'n/a'
     if len(values) == 1:
-        return format(values[0], fmt)
-    return f'{format(float(np.median(values)), fmt)} ({format(min(values), fmt)} to {format(max(values), fmt)})'
+        return _number(values[0], fmt)
+    return f'{_number(float(np.median(values)), fmt)} ({_number(min(values), fmt)} to {_number(max(values), fmt)})'
 
 
 def _count(rows, test):
@@ -479,6 +485,8 @@ def draw_ablation(root):
     (root / 'ablation.md').write_text(ablation_table(summary))
     groups = [(label, [r for r in rows if 'final_loss' in r]) for label, rows in ablation_groups(summary)]
     groups = [(label, rows) for label, rows in groups if rows]
+    done = sum(len(rows) for _, rows in groups)
+    planned = len(summary.get('configurations') or groups) * len(summary.get('seeds', [0]))
     paths = [root / 'ablation.md']
     if groups:
         seeds = summary.get('seeds', [0])
@@ -487,8 +495,9 @@ def draw_ablation(root):
             [[r['probe_accuracy'] for r in rows] for _, rows in groups],
             [[r.get('probe_accuracy_at_init') for r in rows] for _, rows in groups],
             [[r['collapsed'] for r in rows] for _, rows in groups], summary['baselines'],
-            f'Ablation on {summary["n_images"]} images ({summary["data"]}), seeds {", ".join(map(str, seeds))}: '
-            f'final loss and linear-probe accuracy', root / 'ablation.png'))
+            f'Ablation on {summary["n_images"]} images ({summary["data"]}), seeds {", ".join(map(str, seeds))}'
+            + ('' if done == planned else f' ({done} of {planned} runs so far)') + ': final loss and linear-probe accuracy',
+            root / 'ablation.png'))
     return paths
 
 
