@@ -236,7 +236,7 @@ def plot_health(metrics, epoch_loss, title, path):
     twin.set_ylabel('output diversity', fontsize=9, color='C3')
     handles = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
     labels = ax.get_legend_handles_labels()[1] + twin.get_legend_handles_labels()[1]
-    ax.legend(handles, labels, fontsize=7, loc='upper right')
+    ax.legend(handles, labels, fontsize=7, loc='upper center', bbox_to_anchor=(0.5, -0.14), ncol=2)
     ax.set_title('loss and output diversity', fontsize=9)
     for a in axes.flat:
         a.set_xlabel('epoch', fontsize=9)

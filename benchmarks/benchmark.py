@@ -163,9 +163,9 @@ def time_table(run, probe):
              (f'empty-batch steps ({m["empty_steps"]})', t['empty_steps']),
              (f'loss over all 70000 images ({len(m["loss_history"]) - 1} times, as the question printed it)',
               t['evaluations']),
-             (f'health monitor ({len(m["health"]) - 1} checks on 2000 images, loss on 200 after every epoch)',
+             (f'health monitor in training ({len(m["health"]) - 1} checks on 2000 images, loss on 200 after each epoch)',
               t['health']),
-             ('final evaluation and diagnostics', t['final_evaluation']),
+             ('final evaluation, diagnostics and the last health check', t['final_evaluation']),
              ('linear probes (at initialisation and trained)', t['probes']),
              ('figures (7 PNGs)', t.get('figures', 0.0))]
     rest = run['seconds'] - sum(v for _, v in parts)
