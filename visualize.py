@@ -291,8 +291,10 @@ def draw_run(run_dir):
             plot_loss(run['metrics']['loss_history'], run['metrics']['baselines'], title, d / 'loss.png',
                       batch=a.get('batch_loss')),
             plot_filters(a['conv1_filters'], title, d / 'filters.png'),
-            plot_pca(a['codes'], a['codes_y'], title, d / 'pca.png'),
-            plot_health(run['metrics'], a.get('epoch_loss'), title, d / 'health.png')]
+            plot_pca(a['codes'], a['codes_y'], title, d / 'pca.png')] + (
+        # a run made before the health monitor has no health numbers; --redraw adds those of its end
+        [plot_health(run['metrics'], a.get('epoch_loss'), title, d / 'health.png')] if run['metrics'].get('health')
+        else [])
 
 
 def plot_comparison(runs, path):

@@ -152,3 +152,15 @@ def test_ablation_table_summarises_seeds_symptoms_and_agreement(tmp_path):
 
 def test_health_figure_is_drawn_from_the_run_folder(faithful_run):
     assert png_size(faithful_run[1] / 'health.png') == (1100, 800)
+
+
+def test_a_run_from_before_the_health_monitor_still_draws(faithful_run, tmp_path):
+    copy = tmp_path / 'old'
+    shutil.copytree(faithful_run[1], copy, ignore=shutil.ignore_patterns('*.png'))
+    metrics = json.loads((copy / 'metrics.json').read_text())
+    for key in ('health', 'feeding', 'findings', 'timing', 'plateau_exit_epoch'):
+        del metrics[key]
+    (copy / 'metrics.json').write_text(json.dumps(metrics))
+    proc = cli('visualize.py', copy)
+    assert proc.returncode == 0, proc.stderr
+    assert {p.name for p in copy.glob('*.png')} == {f'{name}.png' for name in visualize.FIGURES if name != 'health'}
