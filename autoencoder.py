@@ -869,6 +869,20 @@ def resume_command(root):
     return f'{ablation_command()} --resume {root}'
 
 
+def ablation_command_for(settings, args):
+    """The --ablate command with the recorded `settings`, this command's data and seeds."""
+    flags = {'--seed': settings.get('first_seed', 0), '--budget': settings.get('budget'),
+             '--n-h1': settings.get('n_h1', 128), '--n-h2': settings.get('n_h2', 64),
+             '--eval-every': settings.get('eval_every', 100), '--eval-chunk': settings.get('eval_chunk', EVAL_CHUNK),
+             '--order': settings.get('order', 'label'), '--subset': settings.get('subset')}
+    defaults = {'--seed': 0, '--budget': None, '--n-h1': 128, '--n-h2': 64, '--eval-every': 100,
+                '--eval-chunk': EVAL_CHUNK, '--order': 'label', '--subset': None}
+    words = ['python autoencoder.py --ablate', f'--seeds {args.seeds}'] + [f'--data {args.data}'] * bool(args.data)
+    words += ['--no-verify'] * (not args.verify)
+    words += [f'{flag} {value}' for flag, value in flags.items() if value != defaults[flag]]
+    return ' '.join(words)
+
+
 def ablation_start(args, mnist, settings):
     """The ablation's folder and the rows it already holds (with --resume), checked against this command."""
     if args.resume is None:
@@ -884,11 +898,14 @@ def ablation_start(args, mnist, settings):
         raise UsageError(f'--resume {root}: no readable ablation.json there ({e}); pass the folder an ablation '
                          f'printed after "ablation folder:"') from None
     old = before.get('settings', {})
+    if old.get('data_sha256') != settings['data_sha256']:
+        raise UsageError(f'--resume {root}: that ablation was made from other data ({before.get("data_path", "?")}); '
+                         f'pass --data with that file')
     differ = [k for k in settings if old.get(k) != settings[k]]
     if differ:
         was = ', '.join(f'{k} {old.get(k)!r} (now {settings[k]!r})' for k in differ)
-        raise UsageError(f'--resume {root}: that ablation was made with other settings: {was}; repeat its '
-                         f'command: {before.get("command", "?")} --resume {root}')
+        raise UsageError(f'--resume {root}: that ablation was made with other settings: {was}; continue it with: '
+                         f'{ablation_command_for(old, args)} --resume {root}')
     flags = {label: f for label, f in ABLATION}
     # finished rows of a configuration still in the list are kept; interrupted ones run again from the start
     kept = [r for r in before['rows'] if ('final_loss' in r or r.get('diverged')) and r['label'] in flags]
@@ -912,7 +929,8 @@ def ablate(args, parser):
     common += [f'--data={args.data}'] * bool(args.data) + [f'--subset={args.subset}'] * bool(args.subset)
     common += ['--no-verify'] * (not args.verify) + ['--no-figures'] * (not args.figures)
     seeds = range(args.seed, args.seed + args.seeds)
-    summary = dict(command=ablation_command(), settings=settings, data=mnist.content, n_images=len(mnist.y), n_train=mnist.n_train,
+    summary = dict(command=ablation_command(), settings=settings, data=mnist.content, data_path=mnist.path,
+                   n_images=len(mnist.y), n_train=mnist.n_train,
                    cores=os.cpu_count(), machine=machine(), budget=args.budget, seeds=list(seeds),
                    configurations=[label for label, _ in ABLATION], baselines=diagnostics.baselines(mnist.x), rows=rows)
     done = {(r['label'], r['seed']) for r in rows}

@@ -80,10 +80,25 @@ def test_an_interrupted_ablation_resumes_to_the_same_table(smoke, tmp_path):
     assert table_rows(elsewhere) == table_rows(smoke)
 
 
-def test_resume_refuses_other_settings_and_missing_folders(smoke, tmp_path):
+def test_resume_refuses_other_settings_and_its_suggestion_works(smoke, tmp_path):
     proc = cli('autoencoder.py', '--ablate', '--budget', 2, '--seeds', 2, '--data', SUBSET, '--resume', smoke)
     assert proc.returncode == 2 and proc.stderr.count('\n') == 1
-    assert 'budget 1 (now 2)' in proc.stderr and '--resume' in proc.stderr
+    assert 'budget 1 (now 2)' in proc.stderr
+    suggested = proc.stderr.split('continue it with: ')[1].split()
+    assert suggested[:2] == ['python', 'autoencoder.py'] and '--budget' in suggested
+    again = cli(*suggested[1:])
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert 'resumed: 28 finished runs kept' in again.stdout and '=== ablation run' not in again.stdout
+
+
+def test_resume_refuses_other_data_and_missing_folders(smoke, tmp_path):
+    import data
+    raw = data.read_arrays(SUBSET)
+    raw['x_test'] = raw['x_test'].copy()
+    raw['x_test'][0, 0, 0] ^= 1
+    ae.np.savez(tmp_path / 'other.npz', **raw)
+    proc = cli('autoencoder.py', *SMOKE[:-3], '--data', tmp_path / 'other.npz', '--no-verify', '--resume', smoke)
+    assert proc.returncode == 2 and 'made from other data' in proc.stderr and str(SUBSET) in proc.stderr
     proc = cli('autoencoder.py', '--ablate', '--data', SUBSET, '--resume', tmp_path / 'nothing')
     assert proc.returncode == 2 and 'no readable ablation.json' in proc.stderr
 
