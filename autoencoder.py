@@ -1,20 +1,21 @@
 """The convolutional autoencoder from "my convolutional autoencoder does not learn", exactly as posted.
 
 No flags = the question's code (TF 0.x graph style, via tf.compat.v1). Each run writes runs/<its flags>/ and
-ends with the symptoms that explain a failure. Numbers are full MNIST, seed 0; times are in the README.
+ends with the symptoms that explain a failure. Numbers are full MNIST, seed 0; times are in the README. The
+experiment built on this program, every suspected cause over seeds, is ablation.py.
 
-    python autoencoder.py --data ../shared/data/mnist.npz --no-shuffle      # before the question's edit: loss 0.097, every output a "0"
-    python autoencoder.py --data ../shared/data/mnist.npz                   # as posted: loss 0.070 (mean image: 0.067), one output for every input
-    python autoencoder.py --data ../shared/data/mnist.npz --kernels 5x5,3x3 # the accepted answer alone: 0.067, still one output
-    python autoencoder.py --data ../shared/data/mnist.npz --batching fixed  # the slicing bug fixed alone: learns, 0.013 after 501 epochs
-    python autoencoder.py --data ../shared/data/mnist.npz --activation relu # ReLU instead of sigmoid alone: learns, 0.019
-    python autoencoder.py --data ../shared/data/mnist.npz --init xavier     # Xavier conv init alone: still stuck
-    python autoencoder.py --data ../shared/data/mnist.npz --tied            # tied decoder weights alone: still stuck
-    python autoencoder.py --data ../shared/data/mnist.npz --lr 1e-3         # learning rate 1e-3 alone: 0.063, barely below the mean image
-    python autoencoder.py --data ../shared/data/mnist.npz --fix             # fixed batching, ReLU, 5x5,3x3, lr 1e-3, 20 epochs: 0.007
-    python autoencoder.py --data ../shared/data/mnist.npz --ablate --seeds 3 # the README's table, every row with seeds 0, 1, 2
-    python autoencoder.py --redraw runs/question                            # diagnostics and figures again, from the checkpoint
-    python visualize.py runs/question runs/fix                              # redraw figures; side-by-side sheet
+    python autoencoder.py --no-shuffle            # before the question's edit: loss 0.097, every output a "0"
+    python autoencoder.py                         # as posted: loss 0.070 (mean image: 0.067), one output for all
+    python autoencoder.py --kernels 5x5,3x3       # the accepted answer alone: 0.067, still one output
+    python autoencoder.py --batching fixed        # the slicing bug fixed alone: learns, 0.013 after 501 epochs
+    python autoencoder.py --activation relu       # ReLU instead of sigmoid alone: learns, 0.019
+    python autoencoder.py --init xavier           # Xavier conv init alone: still stuck
+    python autoencoder.py --tied                  # tied decoder weights alone: still stuck
+    python autoencoder.py --lr 1e-3               # learning rate 1e-3 alone: 0.063, barely below the mean image
+    python autoencoder.py --fix                   # fixed batching, ReLU, 5x5,3x3, lr 1e-3, 20 epochs: 0.007
+    python autoencoder.py --epochs 0              # the pre-flight check: what is wrong before one step of training
+    python autoencoder.py --redraw runs/question  # diagnostics and figures again, from the checkpoint
+    python visualize.py runs/question runs/fix    # redraw figures; side-by-side sheet and key numbers
 """
 import argparse
 import contextlib
@@ -34,8 +35,201 @@ import numpy as np
 
 import data
 import diagnostics
-import visualize
 
+M_C1, M_C2 = 16, 32  # conv channels, as posted
+EVAL_CHUNK = 2000    # images per feed when evaluating; the question fed all 70000 at once
+# The question's settings; every flag defaults to these.
+QUESTION = dict(kernels=(2, 2), shuffle=True, batching='buggy', activation='sigmoid', init='truncated_normal',
+                tied=False, lr=1e-4, epochs=501, batch_size=1000)
+# What --fix sets (explicit flags still win); chosen from the ablation, see README.
+FIX = dict(batching='fixed', kernels=(5, 3), activation='relu', lr=1e-3, epochs=20)
+
+
+# ---------------------------------------------------------------- command line (no TensorFlow needed yet)
+
+def parse_kernels(text):
+    """'2x2' or '5x5,3x3' -> (k1, k2); one size means both convolutions."""
+    sizes = []
+    for part in text.split(','):
+        h, sep, w = part.strip().lower().partition('x')
+        if not (sep and h.isdigit() and w.isdigit()):
+            raise argparse.ArgumentTypeError(f'{part!r} is not a kernel size like 5x5')
+        if h != w:
+            raise argparse.ArgumentTypeError(f'{part!r}: kernels must be square, like 5x5')
+        sizes.append(int(h))
+    if len(sizes) == 1:
+        sizes *= 2
+    if len(sizes) != 2:
+        raise argparse.ArgumentTypeError(f'{text!r}: give one size for both convolutions or two (conv1,conv2)')
+    for k, size_in, layer in ((sizes[0], 28, 'conv1'), (sizes[1], 14, 'conv2')):
+        if not 2 <= k <= size_in:
+            why = ' (1x1 would skip 3 of every 4 pixels)' if k == 1 else ''
+            raise argparse.ArgumentTypeError(
+                f'{layer} kernel {k}x{k} cannot map {size_in}x{size_in} to {size_in // 2}x{size_in // 2} with stride 2: '
+                f'use 2..{size_in}{why}')
+    return tuple(sizes)
+
+
+def kernels_text(kernels):
+    """(5, 3) -> '5x5,3x3'; (2, 2) -> '2x2'."""
+    k1, k2 = kernels
+    return f'{k1}x{k1}' if k1 == k2 else f'{k1}x{k1},{k2}x{k2}'
+
+
+def make_parser():
+    """The command line; every default is the question's code."""
+    fix = ', '.join(f'{k}={kernels_text(v) if k == "kernels" else v}' for k, v in FIX.items())
+    p = data.OneLineErrors(
+        prog='autoencoder.py',
+        description='The convolutional autoencoder of "my convolutional autoencoder does not learn", exactly as\n'
+                    'posted unless a flag says otherwise. With no flags it reproduces the failure: the loss stays\n'
+                    'near the mean image\'s (0.07 on MNIST), one output for every input, and the run lists the\n'
+                    'symptoms that explain it, each with the flag that removes it.',
+        epilog='examples (full MNIST):\n' + '\n'.join(
+            line for line in __doc__.splitlines() if line.startswith('    python')),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    data.add_data_arguments(p)
+    f = p.add_argument_group('suspected causes (each default is the posted code)')
+    f.add_argument('--kernels', type=parse_kernels, default=None,
+                   help='conv kernel sizes, conv1,conv2 (one value = both), e.g. 5x5,3x3, the accepted answer\'s '
+                        'fix. 2x2 keeps the posted VALID padding; other sizes use SAME so shapes stay '
+                        '28->14->7; the decoder mirrors the encoder (default: 2x2)')
+    f.add_argument('--shuffle', action=argparse.BooleanOptionalAction, default=None,
+                   help='permute the data every epoch; --no-shuffle is the question before its edit, which '
+                        'trained on label-sorted data (default: --shuffle, as posted)')
+    f.add_argument('--batching', choices=('buggy', 'fixed'), default=None,
+                   help='buggy: the posted slice data[j*bs:(j+1)*bs] with j stepping by bs, so only the first '
+                        'batch holds images and the other 69 are empty (Adam still steps on its momentum); '
+                        'fixed: data[j:j+bs] (default: buggy)')
+    f.add_argument('--activation', choices=('sigmoid', 'relu'), default=None,
+                   help='nonlinearity of every hidden layer, the code layer (encode) included unless '
+                        '--code-activation says otherwise; the output stays sigmoid because pixels are in [0,1] '
+                        '(default: sigmoid, as posted)')
+    f.add_argument('--code-activation', choices=('sigmoid', 'relu'), default=None,
+                   help='nonlinearity of the code layer (encode) alone: --activation relu --code-activation '
+                        'sigmoid keeps the sigmoid bottleneck most autoencoders keep, to tell the stack of '
+                        'sigmoids from the bottleneck (default: the same as --activation)')
+    f.add_argument('--init', choices=('truncated_normal', 'xavier'), default=None,
+                   help='encoder conv weights: truncated_normal_initializer() has stddev 1.0 as posted; xavier '
+                        'is what every other layer uses (default: truncated_normal)')
+    f.add_argument('--tied', action=argparse.BooleanOptionalAction, default=None,
+                   help='decoder fc layers use the transposed encoder fc weights (the question\'s '
+                        'commented-out wdf1/wdf2 lines) (default: --no-tied)')
+    f.add_argument('--fix', action='store_true', help=f'turn on the fixes the ablation shows are needed: {fix}')
+    t = p.add_argument_group('training')
+    t.add_argument('--epochs', type=data.COUNT, default=None,
+                   help=f'epochs; 0 checks the untrained network (the pre-flight check) (default: 501; '
+                        f'--fix: {FIX["epochs"]})')
+    t.add_argument('--batch-size', type=data.POSITIVE_INT, default=None, help='batch size (default: 1000)')
+    t.add_argument('--lr', type=data.POSITIVE, default=None,
+                   help=f'Adam learning rate (default: 1e-4; --fix: {FIX["lr"]:g})')
+    t.add_argument('--n-h1', type=data.POSITIVE_INT, default=128,
+                   help='units in fc1; the question never says (default: %(default)s)')
+    t.add_argument('--n-h2', type=data.POSITIVE_INT, default=64,
+                   help='units in the code layer fc2; the question never says (default: %(default)s)')
+    t.add_argument('--seed', type=int, default=0, help='seed for numpy, TF and --subset (default: %(default)s)')
+    t.add_argument('--threads', type=data.POSITIVE_INT, default=None,
+                   help='CPU threads of TensorFlow\'s ops; a run\'s last digits depend on it, so it is recorded in '
+                        'config.json (default: every core)')
+    t.add_argument('--eval-every', type=data.POSITIVE_INT, default=100,
+                   help='print the question\'s "Iteration: i Loss: l" line every this many epochs '
+                        '(default: %(default)s)')
+    t.add_argument('--eval-chunk', metavar='N', type=data.COUNT, default=EVAL_CHUNK,
+                   help='evaluate the loss over all data N images per feed, which gives the same mean with far less '
+                        'memory; 0 feeds everything at once, as the question did (default: %(default)s)')
+    o = p.add_argument_group('output')
+    o.add_argument('--out', default='runs',
+                   help='each run writes a new folder here, named after its flags (default: %(default)s)')
+    o.add_argument('--name', default=None,
+                   help='the run folder\'s name (default: made from the flags, e.g. kernels-5x5,3x3)')
+    o.add_argument('--no-figures', dest='figures', action='store_false',
+                   help='skip drawing the PNGs at the end (default: draw them)')
+    o.add_argument('--redraw', metavar='RUN_DIR', default=None,
+                   help='recompute the diagnostics and figures of a run (finished or interrupted) from its '
+                        'checkpoint, no training; --data or $MNIST_PATH may say where its data is now')
+    return p
+
+
+SETTINGS = (*QUESTION, 'code_activation')  # the settings --fix and the suspected-cause flags choose between
+
+
+def preset_for(fix):
+    """The values a run starts from: the question's, or with --fix its preset on top."""
+    return dict(QUESTION, **FIX) if fix else QUESTION
+
+
+def resolve(args):
+    """The run's full configuration: explicit flags, else --fix's preset, else the question's values."""
+    preset = preset_for(args.fix)
+    cfg = {k: preset[k] if getattr(args, k) is None else getattr(args, k) for k in QUESTION}
+    cfg['code_activation'] = args.code_activation or cfg['activation']
+    cfg.update(n_h1=args.n_h1, n_h2=args.n_h2, seed=args.seed, order=args.order, subset=args.subset,
+               data=args.data, verify=args.verify, eval_every=args.eval_every, eval_chunk=args.eval_chunk,
+               threads=args.threads or os.cpu_count() or 1, out=args.out, figures=args.figures, fix=args.fix)
+    cfg['name'], cfg['flags'] = args.name or run_name(cfg), flags_text(cfg)
+    return cfg
+
+
+def changed_settings(cfg):
+    """[(flag, value or None)] for --fix and every setting that differs from its preset or the question."""
+    preset = preset_for(cfg['fix'])
+    base = {k: preset[k] for k in ('kernels', 'shuffle', 'batching', 'activation')}
+    base.update(code_activation=cfg['activation'], **{k: preset[k] for k in ('init', 'tied', 'lr', 'epochs',
+                                                                           'batch_size')})
+    base.update(n_h1=128, n_h2=64, order='label', subset=None, seed=0)
+    out = [('fix', None)] if cfg['fix'] else []
+    for k, default in base.items():
+        v, flag = cfg.get(k, default), k.replace('_', '-')
+        if v == default:
+            continue
+        if isinstance(v, bool):
+            out.append((flag if v else 'no-' + flag, None))
+        else:
+            out.append((flag, kernels_text(v) if k == 'kernels' else f'{v:g}' if isinstance(v, float) else str(v)))
+    return out
+
+
+def run_name(cfg):
+    """'question', 'fix', or the changed settings, e.g. 'kernels-5x5,3x3_batching-fixed'."""
+    return '_'.join(f if v is None else f'{f}-{v}' for f, v in changed_settings(cfg)) or 'question'
+
+
+def flags_text(cfg):
+    """The flags that make this configuration, e.g. '--kernels 5x5,3x3 --batching fixed'."""
+    return ' '.join(f'--{f}' if v is None else f'--{f} {v}' for f, v in changed_settings(cfg)) or 'no flags (as posted)'
+
+
+class UsageError(Exception):
+    """A problem with the command line or the environment, described in one line."""
+
+
+def refuse_ignored(parser, args):
+    """Flags that --redraw would ignore are an error, not silently dropped."""
+    if args.redraw:
+        given = [a for a in parser._actions if a.dest not in ('help', 'redraw', 'data')
+                 and getattr(args, a.dest) != a.default]
+        extra = [a.option_strings[-1] if a.dest != 'verify' else '--no-verify' for a in given]
+        if extra:
+            raise UsageError(f'--redraw recomputes a finished run with its own settings; drop {", ".join(extra)} '
+                             f'(only --data may say where its data is now)')
+
+
+def refuse_ablate(argv):
+    """The ablation's flag of old: name the program that runs it now (the exit status, or None)."""
+    if '--ablate' in argv:
+        print('error: the ablation is its own program now: python ablation.py --seeds 3 '
+              '(python ablation.py --help lists its flags)', file=sys.stderr)
+        return 2
+    return None
+
+
+if __name__ == '__main__':  # a mistyped flag is answered now, before the seconds TensorFlow takes to load
+    if refuse_ablate(sys.argv[1:]):
+        sys.exit(2)
+    make_parser().parse_args()
+
+
+# ---------------------------------------------------------------- the question's graph
 
 @contextlib.contextmanager
 def quiet_stderr():
@@ -61,37 +255,10 @@ _t = time.perf_counter()
 with quiet_stderr():
     import tensorflow as tf
 IMPORT_SECONDS = time.perf_counter() - _t  # reported in each run's timing
+import visualize  # noqa: E402  (matplotlib, also after the flags are checked)
 
 tf1 = tf.compat.v1
 tf1.disable_eager_execution()  # graph mode, placeholders and Sessions, as in TF 0.x
-M_C1, M_C2 = 16, 32  # conv channels, as posted
-EVAL_CHUNK = 2000    # images per feed when evaluating; the question fed all 70000 at once
-# The question's settings; every flag defaults to these.
-QUESTION = dict(kernels=(2, 2), shuffle=True, batching='buggy', activation='sigmoid', init='truncated_normal',
-                tied=False, lr=1e-4, epochs=501, batch_size=1000)
-
-
-def parse_kernels(text):
-    """'2x2' or '5x5,3x3' -> (k1, k2); one size means both convolutions."""
-    sizes = []
-    for part in text.split(','):
-        h, sep, w = part.strip().lower().partition('x')
-        if not (sep and h.isdigit() and w.isdigit()):
-            raise argparse.ArgumentTypeError(f'{part!r} is not a kernel size like 5x5')
-        if h != w:
-            raise argparse.ArgumentTypeError(f'{part!r}: kernels must be square, like 5x5')
-        sizes.append(int(h))
-    if len(sizes) == 1:
-        sizes *= 2
-    if len(sizes) != 2:
-        raise argparse.ArgumentTypeError(f'{text!r}: give one size for both convolutions or two (conv1,conv2)')
-    for k, size_in, layer in ((sizes[0], 28, 'conv1'), (sizes[1], 14, 'conv2')):
-        if not 2 <= k <= size_in:
-            why = ' (1x1 would skip 3 of every 4 pixels)' if k == 1 else ''
-            raise argparse.ArgumentTypeError(
-                f'{layer} kernel {k}x{k} cannot map {size_in}x{size_in} to {size_in // 2}x{size_in // 2} with stride 2: '
-                f'use 2..{size_in}{why}')
-    return tuple(sizes)
 
 
 def padding(k):
@@ -132,7 +299,10 @@ def build_graph(cfg):
     y4 = act(y3 + bec2)
     y5 = tf.reshape(y4, (-1, 7 * 7 * M_C2))
     y6 = act(tf.matmul(y5, wef1) + bef1)
-    encode = act(tf.matmul(y6, wef2) + bef2)
+    code_act = act
+    if cfg['code_activation'] != cfg['activation']:  # --code-activation: the bottleneck alone keeps its own
+        code_act = tf.nn.sigmoid if cfg['code_activation'] == 'sigmoid' else tf.nn.relu
+    encode = code_act(tf.matmul(y6, wef2) + bef2)
 
     with tf1.variable_scope('decoding'):
         with tf1.variable_scope('fc1'):
@@ -258,10 +428,9 @@ def seed_everything(seed):
     tf.config.experimental.enable_op_determinism()
 
 
-def make_session():
-    """A CPU session that uses every core for each op."""
-    cores = os.cpu_count() or 1
-    config = tf1.ConfigProto(intra_op_parallelism_threads=cores, inter_op_parallelism_threads=1)
+def make_session(threads):
+    """A CPU session whose ops use `threads` threads each (the last digits of a run depend on the count)."""
+    config = tf1.ConfigProto(intra_op_parallelism_threads=threads, inter_op_parallelism_threads=1)
     with quiet_stderr():
         return tf1.Session(config=config)
 
@@ -276,8 +445,7 @@ def add_summaries(g):
     """TensorBoard summaries: inputs and reconstructions as images, activation histograms per layer."""
     ops = [tf1.summary.image('input', tf.reshape(g['x'], (-1, 28, 28, 1)), max_outputs=10),
            tf1.summary.image('reconstruction', g['u7'], max_outputs=10)]
-    ops += [tf1.summary.histogram('activation/' + name, g[name])
-            for name in ('y2', 'y4', 'y6', 'encode', 'u1', 'u2', 'u5', 'u7')]
+    ops += [tf1.summary.histogram('activation/' + name, g[name]) for name in LAYERS]
     return tf1.summary.merge(ops)
 
 
@@ -287,16 +455,33 @@ def scalar_summary(tag, value):
 
 
 def health_summary(snap):
-    """TensorBoard scalars of one health snapshot: per layer, per weight matrix, and the output diversity."""
-    values = {f'health/{k}/{stat}': v for k, layer in snap['layers'].items() for stat, v in layer.items()}
-    values.update({f'grad_norm/{k}': v for k, v in snap['grad_norm'].items()})
-    values.update({f'update/{k}': v for k, v in snap['update'].items() if v is not None})
-    values['health/output_diversity'] = snap['output_diversity']
-    return tf1.Summary(value=[tf1.Summary.Value(tag=tag, simple_value=v) for tag, v in values.items()])
+    """TensorBoard scalars of one health snapshot (diagnostics.health_scalars names them)."""
+    return tf1.Summary(value=[tf1.Summary.Value(tag=tag, simple_value=v)
+                              for tag, v in diagnostics.health_scalars(snap).items()])
 
 
+# The hidden layers and output whose activations the health monitor measures, with the names findings use.
+LAYERS = {'y2': 'conv1', 'y4': 'conv2', 'y6': 'fc1', 'encode': 'code', 'u1': 'decoder fc1', 'u2': 'decoder fc2',
+          'u5': 'deconv1', 'u7': 'output'}
 HEALTH_SAMPLE = 2000  # images the health numbers are measured on, drawn once per run
 EPOCH_SAMPLE = 200    # the first of them, whose loss is measured after every epoch (when a run leaves the plateau)
+
+
+def network(cfg):
+    """The network as the health rules see it: each measured layer's label, activation and width; the kernels."""
+    acts = {k: cfg['activation'] for k in LAYERS}
+    acts.update(encode=cfg['code_activation'], u7='sigmoid')
+    widths = {'y2': 14 * 14 * M_C1, 'y4': 7 * 7 * M_C2, 'y6': cfg['n_h1'], 'encode': cfg['n_h2'], 'u1': cfg['n_h1'],
+              'u2': 7 * 7 * M_C2, 'u5': 14 * 14 * M_C1, 'u7': 784}
+    kernels = [f'encoding/{k}/w' for k in ('conv1', 'conv2', 'fc1', 'fc2')]
+    kernels += [] if cfg['tied'] else ['decoding/fc1/w', 'decoding/fc2/w']
+    kernels += ['decoding/deconv1/w', 'decoding/deconv2/w']
+    # No code layer for the collapsed-code rule: a run judges its code on every image instead (collapse_verdict).
+    return diagnostics.network(
+        [dict(key=k, label=f'{name} ({k})', activation=acts[k], units=widths[k]) for k, name in LAYERS.items()],
+        output='u7', loss='mse',
+        kernels={k: k.split('/')[1] if k.startswith('encoding') or 'deconv' in k else 'decoder ' + k.split('/')[1]
+                 for k in kernels})
 
 
 def health_rows(n, seed):
@@ -304,11 +489,11 @@ def health_rows(n, seed):
     return np.random.default_rng(seed).permutation(n)[:HEALTH_SAMPLE]
 
 
-def health_check(sess, g, activation, sample, epoch, last_weights):
+def health_check(sess, g, net, sample, epoch, last_weights):
     """The health numbers on the fixed sample now; `last_weights` (those of the previous check) is updated."""
-    layers, grads, weights, out = sess.run(({k: g[k] for k in diagnostics.LAYERS}, g['grads'], g['weights'],
-                                            g['decode']), {g['x']: sample})
-    snap = diagnostics.health_snapshot(epoch, layers, activation, grads, weights, last_weights, sample, out)
+    layers, grads, weights, out = sess.run(({k: g[k] for k in LAYERS}, g['grads'], g['weights'], g['decode']),
+                                           {g['x']: sample})
+    snap = diagnostics.health_snapshot(epoch, net, layers, grads, weights, last_weights, sample, out)
     last_weights.update(weights)
     return snap
 
@@ -324,6 +509,7 @@ def train(cfg, mnist, g, sess, writer, summary_op, state, record, last_weights, 
     rng = np.random.RandomState(cfg['seed'])  # the question's np.random.permutation, seeded
     bounds = list(batch_bounds(n, cfg['batch_size'], cfg['batching']))
     sample = x[health_rows(n, cfg['seed'])]
+    net = network(cfg)
     batch_losses, epoch_losses = record['batch_loss'], record['epoch_loss']
     digits = x[sample_indices(y, 0, 1)]  # one of each digit, for TensorBoard's images
     labels = np.zeros(data.N_CLASSES, np.int64)  # digits of the images trained on, so far
@@ -361,7 +547,7 @@ def train(cfg, mnist, g, sess, writer, summary_op, state, record, last_weights, 
                 if not math.isfinite(loss):
                     raise Diverged(f'the loss over all data is {loss} at epoch {i}')
                 t = time.perf_counter()
-                state['health'].append(health_check(sess, g, cfg['activation'], sample, i, last_weights))
+                state['health'].append(health_check(sess, g, net, sample, i, last_weights))
                 writer.add_summary(health_summary(state['health'][-1]), i)
                 timing['health'] += time.perf_counter() - t
                 log(i, i / epochs, f'loss {loss:.5f}')
@@ -441,7 +627,8 @@ def finish(cfg, mnist, g, sess, run_dir, metrics, record, last_weights):
     got = evaluate(sess, g, mnist.x, ('sq_err', 'encode'), cfg['eval_chunk'])
     sq_err, codes = got['sq_err'].astype(np.float64), got['encode']
     sample = mnist.x[health_rows(len(mnist.x), cfg['seed'])]
-    snap = health_check(sess, g, cfg['activation'], sample, metrics['epochs_done'], last_weights)
+    net = network(cfg)
+    snap = health_check(sess, g, net, sample, metrics['epochs_done'], last_weights)
     health = metrics.setdefault('health', [])
     if health and health[-1]['epoch'] == snap['epoch']:  # redrawn: the update since the check before is not known here
         snap['update'] = {k: v if v is not None else health[-1]['update'].get(k) for k, v in snap['update'].items()}
@@ -450,7 +637,8 @@ def finish(cfg, mnist, g, sess, run_dir, metrics, record, last_weights):
         health.append(snap)
     collapsed, verdict = diagnostics.collapse_verdict(codes)
     epoch_base = diagnostics.mean_image_loss(sample[:EPOCH_SAMPLE], mnist.x.mean(0, dtype=np.float64))
-    metrics.update(final_loss=float(sq_err.sum() / mnist.x.size), baselines=diagnostics.baselines(mnist.x),
+    metrics.update(network=net, data=diagnostics.data_stats(sample, sample, 'sigmoid'),
+                   final_loss=float(sq_err.sum() / mnist.x.size), baselines=diagnostics.baselines(mnist.x),
                    code_spread=diagnostics.code_spread(codes), collapsed=collapsed, verdict=verdict,
                    per_digit_mse=diagnostics.per_digit_mse(sq_err, mnist.y), epoch_sample_baseline=epoch_base,
                    plateau_exit_epoch=diagnostics.plateau_exit(record['epoch_loss'], epoch_base)
@@ -461,7 +649,7 @@ def finish(cfg, mnist, g, sess, run_dir, metrics, record, last_weights):
     t = time.perf_counter()
     metrics['probe_accuracy'] = diagnostics.probe_accuracy(codes, mnist.y, mnist.n_train)
     timing['probes'] = timing.get('probe_at_init', 0.0) + time.perf_counter() - t
-    metrics['findings'] = diagnostics.findings(metrics)
+    metrics['findings'] = diagnostics.findings(metrics, fixes='flags')
     arrays = figure_arrays(sess, g, mnist, codes, record)
     write_atomic(run_dir / 'arrays.npz', lambda f: np.savez_compressed(f, **arrays))
     return metrics
@@ -473,15 +661,13 @@ def summary_lines(m):
     probe, init = (('n/a' if p is None else f'{p:.3f}') for p in (m['probe_accuracy'], m.get('probe_accuracy_at_init')))
     worst = max((v, d) for d, v in enumerate(m['per_digit_mse']) if v is not None)
     best = min((v, d) for d, v in enumerate(m['per_digit_mse']) if v is not None)
-    return [f'final loss {m["final_loss"]:.5f} | baselines: mean image {b["mean_image"]:.5f}, all black {b["all_black"]:.5f}',
-            f'code spread {m["code_spread"]:.4g}: {m["verdict"]}',
-            f'linear probe accuracy on the codes {probe} (at initialisation {init}; chance about 0.10)',
-            f'per-digit MSE: best {best[1]} ({best[0]:.4f}), worst {worst[1]} ({worst[0]:.4f})',
-            *diagnostics.finding_lines(m['findings'])]
-
-
-class UsageError(Exception):
-    """A problem with the command line or the environment, described in one line."""
+    untrained = ['the untrained network (--epochs 0): the pre-flight check'] if m['epochs_done'] == 0 else []
+    return untrained + [
+        f'final loss {m["final_loss"]:.5f} | baselines: mean image {b["mean_image"]:.5f}, all black {b["all_black"]:.5f}',
+        f'code spread {m["code_spread"]:.4g}: {m["verdict"]}',
+        f'linear probe accuracy on the codes {probe} (at initialisation {init}; chance about 0.10)',
+        f'per-digit MSE: best {best[1]} ({best[0]:.4f}), worst {worst[1]} ({worst[0]:.4f})',
+        *diagnostics.finding_lines(m['findings'], before_training=m['epochs_done'] == 0)]
 
 
 @contextlib.contextmanager
@@ -507,7 +693,7 @@ def build_session(cfg):
         g = build_graph(cfg)
         summary_op = add_summaries(g)
         saver = tf1.train.Saver(max_to_keep=1)
-        sess = make_session()
+        sess = make_session(cfg['threads'])
         sess.run(tf1.global_variables_initializer())
     return graph, g, summary_op, saver, sess
 
@@ -615,6 +801,12 @@ def draw(run_dir):
         print(f'figure: {path}')
 
 
+def load_data(settings):
+    """MNIST as a run's settings (data, order, subset, seed, verify) ask for."""
+    return data.load_mnist(settings['data'], order=settings['order'], subset=settings['subset'],
+                           seed=settings['seed'], verify=settings['verify'])
+
+
 def redraw_data(record, data_path):
     """The data a run was trained on: from --data, else $MNIST_PATH, else where the run found it; hash-checked."""
     recorded = record.get('data_path') or record.get('data')
@@ -631,6 +823,14 @@ def redraw_data(record, data_path):
     return mnist
 
 
+def saved_config(record):
+    """A run's configuration from its config.json, with the defaults of settings added since it was written."""
+    cfg = dict(record, kernels=parse_kernels(record['kernels']))
+    cfg.setdefault('code_activation', cfg['activation'])
+    cfg.setdefault('threads', os.cpu_count() or 1)  # before --threads, a run used every core
+    return cfg
+
+
 def redraw(run_dir, data_path=None):
     """Recompute a run's diagnostics and figures from its checkpoint, without training."""
     run_dir = Path(run_dir)
@@ -642,7 +842,7 @@ def redraw(run_dir, data_path=None):
                          f'after "run folder:"') from None
     if not (run_dir / 'checkpoint' / 'model.index').is_file():
         raise UsageError(f'{run_dir}: the run saved no checkpoint, so there is nothing to redraw; run it again')
-    cfg = dict(record, kernels=parse_kernels(record['kernels']))
+    cfg = saved_config(record)
     mnist = redraw_data(record, data_path)
     graph, g, summary_op, saver, sess = build_session(cfg)
     with graph.as_default(), sess:
@@ -660,349 +860,17 @@ def redraw(run_dir, data_path=None):
     return 0
 
 
-# ---------------------------------------------------------------- command line
-
-# What --fix sets (explicit flags still win); chosen from the ablation, see README.
-FIX = dict(batching='fixed', kernels=(5, 3), activation='relu', lr=1e-3, epochs=20)
-
-
-# The ablation, run by --ablate: (label, flags), each in its own folder. First the question and every suspected
-# cause changed alone (the posted loop gets its 501 epochs, i.e. 501 real steps; fixed batching gets 20 epochs,
-# 1400 real steps, and the question's 501); then --fix and --fix with one of its parts put back as posted.
-ABLATION = [
-    ('question before its edit', '--no-shuffle'),
-    ('question as posted', ''),
-    ('accepted answer: 5x5,3x3 kernels', '--kernels 5x5,3x3'),
-    ('Xavier init for the encoder convs', '--init xavier'),
-    ('tied decoder weights', '--tied'),
-    ('learning rate 1e-3', '--lr 1e-3'),
-    ('ReLU', '--activation relu'),
-    ('fixed batching, 20 epochs', '--batching fixed --epochs 20'),
-    ('fixed batching, 501 epochs', '--batching fixed'),
-    ('--fix', '--fix'),
-    ('--fix but sigmoid', '--fix --activation sigmoid'),
-    ('--fix but 2x2 kernels', '--fix --kernels 2x2'),
-    ('--fix but lr 1e-4', '--fix --lr 1e-4'),
-    ('--fix but the posted batching, 501 epochs', '--fix --batching buggy --epochs 501'),
-]
-
-
-def kernels_text(kernels):
-    """(5, 3) -> '5x5,3x3'; (2, 2) -> '2x2'."""
-    k1, k2 = kernels
-    return f'{k1}x{k1}' if k1 == k2 else f'{k1}x{k1},{k2}x{k2}'
-
-
-def _number(kind, low, what):
-    def convert(text):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f'{text!r} is not a number') from None
-        if not (value >= low if kind is int else value > low and math.isfinite(value)):
-            raise argparse.ArgumentTypeError(f'{text}: must be {what}')
-        return value
-    return convert
-
-
-POSITIVE_INT = _number(int, 1, 'a whole number >= 1')
-COUNT = _number(int, 0, 'a whole number >= 0')
-POSITIVE = _number(float, 0, 'a finite number > 0')
-
-
-def make_parser():
-    """The command line; every default is the question's code."""
-    fix = ', '.join(f'{k}={kernels_text(v) if k == "kernels" else v}' for k, v in FIX.items())
-    p = visualize.OneLineErrors(
-        prog='autoencoder.py',
-        description='The convolutional autoencoder of "my convolutional autoencoder does not learn", exactly as\n'
-                    'posted unless a flag says otherwise. With no flags it reproduces the failure: the loss stays\n'
-                    'near the mean image\'s (0.07 on MNIST), one output for every input, and the run lists the\n'
-                    'symptoms that explain it, each with the flag that removes it.',
-        epilog='examples (full MNIST):\n' + '\n'.join(
-            line for line in __doc__.splitlines() if line.startswith('    python')),
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    d = p.add_argument_group('data')
-    d.add_argument('--data', metavar='PATH', default=None,
-                   help=f'Keras-layout mnist.npz or a folder of the four IDX files (default: ${data.ENV_VAR}, then '
-                        f'{data.KERAS_CACHE}, then a Keras download)')
-    d.add_argument('--no-verify', dest='verify', action='store_false',
-                   help='accept arrays that match no known MNIST hash, for a deliberately different file '
-                        '(default: refuse them)')
-    d.add_argument('--order', choices=data.ORDERS, default='label',
-                   help="'label': as fetch_mldata('MNIST original') gave it, train then test, each sorted by "
-                        "label; 'original': the file's order (default: %(default)s)")
-    d.add_argument('--subset', metavar='N', type=POSITIVE_INT, default=None,
-                   help='train on a balanced, seeded subset of N images (6/7 train, 1/7 test) (default: all)')
-    f = p.add_argument_group('suspected causes (each default is the posted code)')
-    f.add_argument('--kernels', type=parse_kernels, default=None,
-                   help='conv kernel sizes, conv1,conv2 (one value = both), e.g. 5x5,3x3, the accepted answer\'s '
-                        'fix. 2x2 keeps the posted VALID padding; other sizes use SAME so shapes stay '
-                        '28->14->7; the decoder mirrors the encoder (default: 2x2)')
-    f.add_argument('--shuffle', action=argparse.BooleanOptionalAction, default=None,
-                   help='permute the data every epoch; --no-shuffle is the question before its edit, which '
-                        'trained on label-sorted data (default: --shuffle, as posted)')
-    f.add_argument('--batching', choices=('buggy', 'fixed'), default=None,
-                   help='buggy: the posted slice data[j*bs:(j+1)*bs] with j stepping by bs, so only the first '
-                        'batch holds images and the other 69 are empty (Adam still steps on its momentum); '
-                        'fixed: data[j:j+bs] (default: buggy)')
-    f.add_argument('--activation', choices=('sigmoid', 'relu'), default=None,
-                   help='nonlinearity of every hidden layer, the code layer (encode) included, so the flag '
-                        'changes only the nonlinearity; the output stays sigmoid because pixels are in [0,1] '
-                        '(default: sigmoid, as posted)')
-    f.add_argument('--init', choices=('truncated_normal', 'xavier'), default=None,
-                   help='encoder conv weights: truncated_normal_initializer() has stddev 1.0 as posted; xavier '
-                        'is what every other layer uses (default: truncated_normal)')
-    f.add_argument('--tied', action=argparse.BooleanOptionalAction, default=None,
-                   help='decoder fc layers use the transposed encoder fc weights (the question\'s '
-                        'commented-out wdf1/wdf2 lines) (default: --no-tied)')
-    f.add_argument('--fix', action='store_true', help=f'turn on the fixes the ablation shows are needed: {fix}')
-    t = p.add_argument_group('training')
-    t.add_argument('--epochs', type=COUNT, default=None, help=f'epochs (default: 501; --fix: {FIX["epochs"]})')
-    t.add_argument('--batch-size', type=POSITIVE_INT, default=None, help='batch size (default: 1000)')
-    t.add_argument('--lr', type=POSITIVE, default=None, help=f'Adam learning rate (default: 1e-4; --fix: {FIX["lr"]:g})')
-    t.add_argument('--n-h1', type=POSITIVE_INT, default=128,
-                   help='units in fc1; the question never says (default: %(default)s)')
-    t.add_argument('--n-h2', type=POSITIVE_INT, default=64,
-                   help='units in the code layer fc2; the question never says (default: %(default)s)')
-    t.add_argument('--seed', type=int, default=0, help='seed for numpy, TF and --subset (default: %(default)s)')
-    t.add_argument('--eval-every', type=POSITIVE_INT, default=100,
-                   help='print the question\'s "Iteration: i Loss: l" line every this many epochs '
-                        '(default: %(default)s)')
-    t.add_argument('--eval-chunk', metavar='N', type=COUNT, default=EVAL_CHUNK,
-                   help='evaluate the loss over all data N images per feed, which gives the same mean with far less '
-                        'memory; 0 feeds everything at once, as the question did (default: %(default)s)')
-    o = p.add_argument_group('output')
-    o.add_argument('--out', default='runs',
-                   help='each run writes a new folder here, named after its flags (default: %(default)s)')
-    o.add_argument('--no-figures', dest='figures', action='store_false',
-                   help='skip drawing the PNGs at the end (default: draw them)')
-    a = p.add_argument_group('ablation')
-    a.add_argument('--ablate', action='store_true',
-                   help=f'run the {len(ABLATION)} configurations of the README\'s ablation (the question, each '
-                        f'suspected cause alone, --fix with each part put back) into OUT/ablation, and write '
-                        f'ablation.json, ablation.md and ablation.png there')
-    a.add_argument('--seeds', metavar='N', type=POSITIVE_INT, default=1,
-                   help='with --ablate: run every configuration with seeds SEED..SEED+N-1 (default: %(default)s)')
-    a.add_argument('--budget', metavar='N', type=COUNT, default=None,
-                   help='with --ablate: cap every configuration at N epochs, a quick smoke run (default: no cap)')
-    a.add_argument('--resume', metavar='FOLDER', default=None,
-                   help='with --ablate: continue the ablation in FOLDER (one holding its ablation.json): finished '
-                        'runs are kept, the rest run; the other flags must be the same as when it started')
-    o.add_argument('--redraw', metavar='RUN_DIR', default=None,
-                   help='recompute the diagnostics and figures of a run (finished or interrupted) from its '
-                        'checkpoint, no training; --data or $MNIST_PATH may say where its data is now')
-    return p
-
-
-SETTINGS = tuple(QUESTION)  # the settings --fix and the suspected-cause flags choose between
-
-
-def preset_for(fix):
-    """The values a run starts from: the question's, or with --fix its preset on top."""
-    return dict(QUESTION, **FIX) if fix else QUESTION
-
-
-def load_data(settings):
-    """MNIST as a run's settings (data, order, subset, seed, verify) ask for."""
-    return data.load_mnist(settings['data'], order=settings['order'], subset=settings['subset'],
-                           seed=settings['seed'], verify=settings['verify'])
-
-
-def resolve(args):
-    """The run's full configuration: explicit flags, else --fix's preset, else the question's values."""
-    preset = preset_for(args.fix)
-    cfg = {k: preset[k] if getattr(args, k) is None else getattr(args, k) for k in SETTINGS}
-    cfg.update(n_h1=args.n_h1, n_h2=args.n_h2, seed=args.seed, order=args.order, subset=args.subset,
-               data=args.data, verify=args.verify, eval_every=args.eval_every, eval_chunk=args.eval_chunk,
-               out=args.out, figures=args.figures, fix=args.fix)
-    cfg['name'], cfg['flags'] = run_name(cfg), flags_text(cfg)
-    return cfg
-
-
-def changed_settings(cfg):
-    """[(flag, value or None)] for --fix and every setting that differs from its preset or the question."""
-    preset = preset_for(cfg['fix'])
-    out = [('fix', None)] if cfg['fix'] else []
-    for k, base in dict(preset, n_h1=128, n_h2=64, order='label', subset=None, seed=0).items():
-        v, flag = cfg[k], k.replace('_', '-')
-        if v == base:
-            continue
-        if isinstance(v, bool):
-            out.append((flag if v else 'no-' + flag, None))
-        else:
-            out.append((flag, kernels_text(v) if k == 'kernels' else f'{v:g}' if isinstance(v, float) else str(v)))
-    return out
-
-
-def run_name(cfg):
-    """'question', 'fix', or the changed settings, e.g. 'kernels-5x5,3x3_batching-fixed'."""
-    return '_'.join(f if v is None else f'{f}-{v}' for f, v in changed_settings(cfg)) or 'question'
-
-
-def flags_text(cfg):
-    """The flags that make this configuration, e.g. '--kernels 5x5,3x3 --batching fixed'."""
-    return ' '.join(f'--{f}' if v is None else f'--{f} {v}' for f, v in changed_settings(cfg)) or 'no flags (as posted)'
-
-
-ABLATION_FORMAT = 2  # rows written by an older ablation.json layout are not reused by --resume
-
-
-def ablation_row(metrics, label, flags, seed, run_dir):
-    """What ablation.json keeps of a run: its metrics without the per-evaluation health history."""
-    row = {k: v for k, v in metrics.items() if k != 'health'}
-    row.update(health_end=metrics['health'][-1] if metrics.get('health') else None, label=label, flags=flags,
-               seed=seed, run=run_dir.name)
-    return row
-
-
-def ablation_command():
-    """This ablation's command, without --resume."""
-    argv = [a for a in sys.argv[1:] if not a.startswith('--resume=')]
-    if '--resume' in argv:
-        del argv[argv.index('--resume'):argv.index('--resume') + 2]
-    return ' '.join(['python', 'autoencoder.py', *argv])
-
-
-def resume_command(root):
-    """The command that continues this ablation."""
-    return f'{ablation_command()} --resume {root}'
-
-
-def ablation_command_for(settings, args):
-    """The --ablate command with the recorded `settings`, this command's data and seeds."""
-    flags = {'--seed': settings.get('first_seed', 0), '--budget': settings.get('budget'),
-             '--n-h1': settings.get('n_h1', 128), '--n-h2': settings.get('n_h2', 64),
-             '--eval-every': settings.get('eval_every', 100), '--eval-chunk': settings.get('eval_chunk', EVAL_CHUNK),
-             '--order': settings.get('order', 'label'), '--subset': settings.get('subset')}
-    defaults = {'--seed': 0, '--budget': None, '--n-h1': 128, '--n-h2': 64, '--eval-every': 100,
-                '--eval-chunk': EVAL_CHUNK, '--order': 'label', '--subset': None}
-    words = ['python autoencoder.py --ablate', f'--seeds {args.seeds}'] + [f'--data {args.data}'] * bool(args.data)
-    words += ['--no-verify'] * (not args.verify)
-    words += [f'{flag} {value}' for flag, value in flags.items() if value != defaults[flag]]
-    return ' '.join(words)
-
-
-def ablation_start(args, mnist, settings):
-    """The ablation's folder and the rows it already holds (with --resume), checked against this command."""
-    if args.resume is None:
-        try:
-            return new_run_dir(args.out, 'ablation'), []
-        except OSError as e:
-            raise UsageError(f'--out {args.out}: cannot create a folder there ({e.strerror}); '
-                             f'pass a writable folder') from None
-    root = Path(args.resume)
-    try:
-        before = json.loads((root / 'ablation.json').read_text())
-    except (OSError, ValueError) as e:
-        raise UsageError(f'--resume {root}: no readable ablation.json there ({e}); pass the folder an ablation '
-                         f'printed after "ablation folder:"') from None
-    old = before.get('settings', {})
-    if old.get('data_sha256') != settings['data_sha256']:
-        raise UsageError(f'--resume {root}: that ablation was made from other data ({before.get("data_path", "?")}); '
-                         f'pass --data with that file')
-    differ = [k for k in settings if old.get(k) != settings[k]]
-    if differ:
-        was = ', '.join(f'{k} {old.get(k)!r} (now {settings[k]!r})' for k in differ)
-        raise UsageError(f'--resume {root}: that ablation was made with other settings: {was}; continue it with: '
-                         f'{ablation_command_for(old, args)} --resume {root}')
-    flags = {label: f for label, f in ABLATION}
-    # finished rows of a configuration still in the list are kept; interrupted ones run again from the start
-    kept = [r for r in before['rows'] if ('final_loss' in r or r.get('diverged')) and r['label'] in flags]
-    return root, kept
-
-
-def ablate(args, parser):
-    """Run every ABLATION configuration with every seed into one folder; write ablation.md and ablation.png there."""
-    chosen = [k for k in SETTINGS if getattr(args, k) is not None] + (['fix'] if args.fix else [])
-    if chosen:
-        raise UsageError(f'--ablate runs its own list of configurations; drop --{", --".join(chosen)} '
-                         f'(use --budget N to cap every configuration at N epochs)')
-    mnist = load_data(vars(args))
-    settings = dict(format=ABLATION_FORMAT, data_sha256=mnist.sha256, order=args.order, subset=args.subset,
-                    first_seed=args.seed, n_h1=args.n_h1, n_h2=args.n_h2, eval_every=args.eval_every,
-                    eval_chunk=args.eval_chunk, budget=args.budget)
-    root, rows = ablation_start(args, mnist, settings)
-    print(f'ablation folder: {root}' + (f' (resumed: {len(rows)} finished runs kept)' if args.resume else ''))
-    common = [f'--order={args.order}', f'--n-h1={args.n_h1}', f'--n-h2={args.n_h2}', f'--eval-every={args.eval_every}',
-              f'--eval-chunk={args.eval_chunk}', f'--out={root}']
-    common += [f'--data={args.data}'] * bool(args.data) + [f'--subset={args.subset}'] * bool(args.subset)
-    common += ['--no-verify'] * (not args.verify) + ['--no-figures'] * (not args.figures)
-    seeds = range(args.seed, args.seed + args.seeds)
-    summary = dict(command=ablation_command(), settings=settings, data=mnist.content, data_path=mnist.path,
-                   n_images=len(mnist.y), n_train=mnist.n_train,
-                   cores=os.cpu_count(), machine=machine(), budget=args.budget, seeds=list(seeds),
-                   configurations=[label for label, _ in ABLATION], baselines=diagnostics.baselines(mnist.x), rows=rows)
-    done = {(r['label'], r['seed']) for r in rows}
-    # seed by seed, so that a stopped ablation already holds whole passes over the configurations
-    plan = [(seed, k, label, flags) for seed in seeds for k, (label, flags) in enumerate(ABLATION, 1)
-            if (label, seed) not in done]
-    t0 = time.time()
-    status = 0
-    with ctrl_c_at_safe_points() as pressed:
-        for n, (seed, k, label, flags) in enumerate(plan, 1):
-            if pressed():
-                status = 130
-                break
-            cfg = resolve(parser.parse_args(flags.split() + common + [f'--seed={seed}']))
-            if args.budget is not None and cfg['epochs'] > args.budget:
-                cfg['epochs'] = args.budget
-                cfg['name'], cfg['flags'] = run_name(cfg), flags_text(cfg)
-            shown = flags_text(dict(cfg, seed=0))
-            print(f'\n=== ablation run {n}/{len(plan)}: {label} ({shown}), seed {seed} ===', flush=True)
-            try:
-                status, run_dir, metrics = run(cfg, mnist)
-            except KeyboardInterrupt:  # before its training started: nothing of it was kept
-                status = 130
-            else:
-                if 'final_loss' in metrics or metrics.get('diverged'):  # a result; an interrupted run runs again
-                    rows.append(ablation_row(metrics, label, shown, seed, run_dir))
-                    rows.sort(key=lambda r: (r['seed'], summary['configurations'].index(r['label'])))
-                summary['seconds'] = sum(r.get('total_seconds', r['seconds']) for r in rows)
-                write_json(root / 'ablation.json', summary)
-                visualize.draw_ablation(root)
-            if status == 130:
-                break
-    if status == 130:
-        print(f'ablation interrupted after {len(rows)} finished runs, kept in {root / "ablation.json"}; '
-              f'continue with: {resume_command(root)}', file=sys.stderr)
-        return 130
-    if not plan:
-        visualize.draw_ablation(root)
-    print(f'\nablation done ({visualize.fmt_time(time.time() - t0)} this time, '
-          f'{visualize.fmt_time(sum(r.get("total_seconds", r["seconds"]) for r in rows))} over all its runs): '
-          f'{root / "ablation.md"}, {root / "ablation.png"}')
-    return 0
-
-
-ONLY_WITH_ABLATE = ('seeds', 'budget', 'resume')
-
-
-def refuse_ignored(parser, args):
-    """Flags that the chosen mode would ignore are an error, not silently dropped."""
-    given = [a for a in parser._actions if a.dest != 'help' and getattr(args, a.dest) != a.default]
-    name = {a.dest: a.option_strings[-1] if a.dest != 'verify' else '--no-verify' for a in given}
-    if args.redraw:
-        extra = [name[a.dest] for a in given if a.dest not in ('redraw', 'data')]
-        if extra:
-            raise UsageError(f'--redraw recomputes a finished run with its own settings; drop {", ".join(extra)} '
-                             f'(only --data may say where its data is now)')
-    elif not args.ablate:
-        extra = [name[a.dest] for a in given if a.dest in ONLY_WITH_ABLATE]
-        if extra:
-            raise UsageError(f'{", ".join(extra)} only apply to --ablate; add --ablate or drop them')
-
-
 def main(argv=None):
     """Parse flags, load MNIST, train; returns the exit status."""
+    argv = sys.argv[1:] if argv is None else argv
+    if refuse_ablate(argv):
+        return 2
     parser = make_parser()
     args = parser.parse_args(argv)
     try:
         refuse_ignored(parser, args)
         if args.redraw:
             return redraw(args.redraw, args.data)
-        if args.ablate:
-            return ablate(args, parser)
         cfg = resolve(args)
         mnist = load_data(cfg)
         return run(cfg, mnist)[0]

@@ -3,10 +3,17 @@
 The question's `mnist.data` came from scikit-learn's old `fetch_mldata('MNIST original')`: the 60000
 training images followed by the 10000 test images, each part sorted by label. `load_mnist` rebuilds that
 array from a Keras-layout `mnist.npz` or the four IDX files and checks the content against known hashes.
+The data flags and the one-line errors that every program's command line shares are here too: this module
+loads nothing heavy, so a program can answer a mistyped flag before it imports TensorFlow.
 """
+import argparse
 import gzip
 import hashlib
+import math
 import os
+import shutil
+import tempfile
+import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +21,10 @@ from pathlib import Path
 import numpy as np
 
 ENV_VAR = 'MNIST_PATH'
-KERAS_CACHE = Path('~/.keras/datasets/mnist.npz').expanduser()
+KERAS_CACHE = Path('~/.keras/datasets/mnist.npz').expanduser()  # where Keras keeps the file it downloads
+DOWNLOAD_URL = 'https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz'  # where Keras downloads it
+URL_VAR = 'MNIST_URL'  # another place to download it from (a mirror)
+DOWNLOAD_TIMEOUT = 60  # seconds without an answer before a download gives up
 ARRAY_NAMES = ('x_train', 'y_train', 'x_test', 'y_test')
 N_CLASSES = 10
 MIN_SUBSET = 7 * N_CLASSES  # the smallest --subset whose test part (1/7) still holds every digit
@@ -42,7 +52,7 @@ IDX_FILES = {
     'y_test': 't10k-labels-idx1-ubyte',
 }
 HOW_TO_SUPPLY = (f'pass --data PATH (a Keras-layout mnist.npz or a folder with the four IDX files), '
-                 f'set {ENV_VAR}, or put mnist.npz in {KERAS_CACHE.parent}')
+                 f'set {ENV_VAR}, or put mnist.npz in ~/.keras/datasets')
 
 
 class DataError(Exception):
@@ -60,6 +70,15 @@ class MNIST:
     order: str
     path: str      # the file or folder read, as an absolute path
     sha256: str    # of the four arrays as read (before --subset), so a run's data can be checked later
+
+
+def shown(path):
+    """A path as messages show it: under the home folder as ~/..., so output names no one's home."""
+    path = Path(path).expanduser()
+    try:
+        return '~/' + str(path.resolve().relative_to(Path.home().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def sha256(a):
@@ -159,21 +178,39 @@ def identify(arrays, hashes=None):
     return None
 
 
+def download(url, dest, timeout):
+    """Fetch url into dest through a temporary file, and keep it only if its arrays are a known MNIST."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, part = tempfile.mkstemp(dir=dest.parent, prefix='.' + dest.name, suffix='.part')
+    try:
+        with os.fdopen(fd, 'wb') as f, urllib.request.urlopen(url, timeout=timeout) as response:
+            shutil.copyfileobj(response, f)
+        try:
+            arrays = read_arrays(part)
+        except DataError as e:
+            raise DataError(f'the file downloaded from {url} is not a readable MNIST ({str(e).split(": ", 1)[-1]}); '
+                            f'it was not kept; {HOW_TO_SUPPLY}') from None
+        if identify(arrays) is None:
+            raise DataError(f'the file downloaded from {url} matches no known MNIST (hashes checked); it was not kept; '
+                            f'{HOW_TO_SUPPLY}')
+        os.replace(part, dest)
+    except (OSError, ValueError) as e:  # no network, refused, timed out, HTTP errors, a bad URL
+        reason = ' '.join(str(getattr(e, 'reason', e)).split()) or type(e).__name__
+        raise DataError(f'MNIST not found and the download from {url} failed ({reason[:300]}); {HOW_TO_SUPPLY}') from None
+    finally:
+        Path(part).unlink(missing_ok=True)
+
+
 def find_source(path=None):
-    """Where to read MNIST from: explicit path, $MNIST_PATH, Keras' cache, else a Keras download."""
+    """Where to read MNIST from: explicit path, $MNIST_PATH, Keras' cache, else a download into that cache."""
     if path:
         return Path(path), '--data'
     if os.environ.get(ENV_VAR):
         return Path(os.environ[ENV_VAR]), '$' + ENV_VAR
     if KERAS_CACHE.is_file():
         return KERAS_CACHE, 'Keras cache'
-    try:
-        import keras  # only for the download; it caches the file at KERAS_CACHE
-        keras.datasets.mnist.load_data()
-    except Exception as e:  # any failure means the same thing here: no MNIST; say why it failed
-        reason = ' '.join(str(e).split()) or type(e).__name__
-        raise DataError(f'MNIST not found and the download failed ({reason[:300]}); {HOW_TO_SUPPLY}') from None
-    return KERAS_CACHE, 'Keras download'
+    download(os.environ.get(URL_VAR) or DOWNLOAD_URL, KERAS_CACHE, DOWNLOAD_TIMEOUT)
+    return KERAS_CACHE, 'downloaded'
 
 
 def balanced_subset(arrays, n, seed=0):
@@ -231,5 +268,49 @@ def load_mnist(path=None, order='label', subset=None, seed=0, verify=True):
         arrays = balanced_subset(arrays, subset, seed)
     x, y, n_train = arrange(arrays, order)
     digest = hashlib.sha256(' '.join(hashes[k] for k in ARRAY_NAMES).encode()).hexdigest()
-    return MNIST(x=x, y=y, n_train=n_train, source=f'{source} ({how})', content=content, order=order,
+    return MNIST(x=x, y=y, n_train=n_train, source=f'{shown(source)} ({how})', content=content, order=order,
                  path=str(Path(source).expanduser().resolve()), sha256=digest)
+
+
+# ---------------------------------------------------------------- command-line pieces every program shares
+
+class OneLineErrors(argparse.ArgumentParser):
+    """An argument parser whose errors are one line that points at --help (argparse prints its usage block)."""
+
+    def error(self, message):
+        self.exit(2, f'error: {message} (python {self.prog} --help lists every flag)\n')
+
+
+def _number(kind, low, what):
+    def convert(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f'{text!r} is not a number') from None
+        if not (value >= low if kind is int else value > low and math.isfinite(value)):
+            raise argparse.ArgumentTypeError(f'{text}: must be {what}')
+        return value
+    return convert
+
+
+POSITIVE_INT = _number(int, 1, 'a whole number >= 1')
+COUNT = _number(int, 0, 'a whole number >= 0')
+POSITIVE = _number(float, 0, 'a finite number > 0')
+
+
+def add_data_arguments(parser, subset=True):
+    """The flags that say which MNIST to read and how to arrange it (with `subset`, how much of it)."""
+    d = parser.add_argument_group('data')
+    d.add_argument('--data', metavar='PATH', default=None,
+                   help=f'Keras-layout mnist.npz or a folder of the four IDX files (default: ${ENV_VAR}, then '
+                        f'~/.keras/datasets/mnist.npz, then a download from where Keras gets it, or ${URL_VAR})')
+    d.add_argument('--no-verify', dest='verify', action='store_false',
+                   help='accept arrays that match no known MNIST hash, for a deliberately different file '
+                        '(default: refuse them)')
+    d.add_argument('--order', choices=ORDERS, default='label',
+                   help="'label': as fetch_mldata('MNIST original') gave it, train then test, each sorted by "
+                        "label; 'original': the file's order (default: %(default)s)")
+    if subset:
+        d.add_argument('--subset', metavar='N', type=POSITIVE_INT, default=None,
+                       help='train on a balanced, seeded subset of N images (6/7 train, 1/7 test) (default: all)')
+    return d

@@ -18,6 +18,9 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+import data  # noqa: E402
+import diagnostics  # noqa: E402
+
 DPI = 100
 FIGURES = ('reconstructions', 'activations', 'codes', 'loss', 'filters', 'pca', 'health')
 LAYER_NAMES = {'y2': 'conv1', 'y4': 'conv2', 'y6': 'fc1', 'encode': 'code', 'u1': 'dec fc1', 'u2': 'dec fc2',
@@ -26,13 +29,6 @@ LAYER_NAMES = {'y2': 'conv1', 'y4': 'conv2', 'y6': 'fc1', 'encode': 'code', 'u1'
 
 class RunError(Exception):
     """A folder that is not a finished run."""
-
-
-class OneLineErrors(argparse.ArgumentParser):
-    """An argument parser whose errors are one line that points at --help (argparse prints its usage block)."""
-
-    def error(self, message):
-        self.exit(2, f'error: {message} (python {self.prog} --help lists every flag)\n')
 
 
 def mosaic(images, ncols, pad=1, fill=np.nan):
@@ -121,14 +117,16 @@ def _digit_ticks(ax, y):
 
 
 def plot_codes(fc1, code, y, title, path):
-    """fc1 and code activations, one row per input, grouped by digit (identical rows = collapse)."""
+    """fc1 and code activations, one row per input, grouped by digit (identical rows = collapse); one colour scale."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 5), gridspec_kw=dict(width_ratios=[2, 1]), layout='constrained')
+    low = float(min(np.min(fc1), np.min(code)))
+    high = max(float(max(np.max(fc1), np.max(code))), low + 1e-6)
     for ax, a, name in ((axes[0], fc1, 'fc1 (y6)'), (axes[1], code, 'code (encode)')):
-        im = ax.imshow(a, cmap='viridis', interpolation='nearest', aspect='auto')
+        im = ax.imshow(a, cmap='viridis', interpolation='nearest', aspect='auto', vmin=low, vmax=high)
         ax.set_title(f'{name}: {a.shape[0]} inputs x {a.shape[1]} units', fontsize=9)
         ax.set_xlabel('unit', fontsize=9)
         _digit_ticks(ax, y)
-        fig.colorbar(im, ax=ax, fraction=0.05)
+    fig.colorbar(im, ax=axes, fraction=0.04, label='activation (both panels)')
     fig.suptitle(title, fontsize=9)
     return _save(fig, path)
 
@@ -189,63 +187,99 @@ def plot_pca(codes, y, title, path):
     return _save(fig, path)
 
 
-def plot_health(metrics, epoch_loss, title, path):
-    """The health monitor over training: activations, stuck units, gradient norms, loss and output diversity."""
+def _labels(metrics):
+    """Each measured layer's and weight matrix's label, from the run's network (the question's for older runs)."""
+    net = metrics.get('network') or {}
+    layers = {layer['key']: layer['label'] for layer in net.get('layers', [])} or \
+        {k: f'{v} ({k})' for k, v in LAYER_NAMES.items()}
+    kernels = net.get('kernels') or {k: k.replace('/w', '').replace('encoding/', '').replace('decoding/', 'dec ')
+                                     for k in metrics['health'][-1]['grad_norm']}
+    return layers, kernels
+
+
+def _legend_below(ax, ncol=2, handles=None, labels=None):
+    """A legend under the axes, so that it never covers a line."""
+    if handles is None:
+        handles, labels = ax.get_legend_handles_labels()
+    ax.legend(handles, labels, fontsize=7, ncol=ncol, loc='upper center', bbox_to_anchor=(0.5, -0.16))
+
+
+def plot_health(metrics, title, path, epoch_loss=None):
+    """The health monitor over training: activations, stuck units, gradient norms, loss and output diversity.
+
+    `epoch_loss`: the loss on the run's 200-image sample after every epoch (autoencoder.py's runs); without it, the
+    loss measured at each health check (health.py's).
+    """
     health = metrics['health']
     epochs = np.array([h['epoch'] for h in health], dtype=float)
     layers = list(health[-1]['layers'])
-    fig, axes = plt.subplots(2, 2, figsize=(11, 8), layout='constrained')
+    names, kernel_names = _labels(metrics)
+    fig, axes = plt.subplots(2, 2, figsize=(11, 9), layout='constrained')
     width = max(1.0, float(np.ptp(epochs)) if len(epochs) > 1 else 1.0) * 0.012
     for k, name in enumerate(layers):
-        mean = [h['layers'][name]['mean'] for h in health]
-        std = [h['layers'][name]['std'] for h in health]
-        axes[0, 0].errorbar(epochs + (k - len(layers) / 2) * width, mean, yerr=std, marker='o', ms=3, capsize=2,
-                            lw=1, label=f'{LAYER_NAMES[name]} ({name})')
-    axes[0, 0].set_title('activation mean, bars: standard deviation over units and inputs', fontsize=9)
-    axes[0, 0].legend(fontsize=7, ncol=2)
+        mean = np.array([h['layers'][name]['mean'] for h in health])
+        if all('p10' in h['layers'][name] for h in health):  # a range inside the activation's own bounds
+            low = mean - [h['layers'][name]['p10'] for h in health]
+            high = np.array([h['layers'][name]['p90'] for h in health]) - mean
+        else:  # runs written before percentiles were measured
+            low = high = np.array([h['layers'][name]['std'] for h in health])
+        axes[0, 0].errorbar(epochs + (k - len(layers) / 2) * width, mean, yerr=np.maximum([low, high], 0), marker='o',
+                            ms=3, capsize=2, lw=1, label=names.get(name, name))
+    axes[0, 0].set_title('activation mean; bars: 10th to 90th percentile over units and inputs', fontsize=9)
+    _legend_below(axes[0, 0], ncol=4)
     for name in layers:
-        stat = 'saturated' if 'saturated' in health[-1]['layers'][name] else 'dead'
-        axes[0, 1].plot(epochs, [h['layers'][name][stat] for h in health], marker='o', ms=3,
-                        label=f'{LAYER_NAMES[name]}: {stat}')
+        stat = next((s for s in ('saturated', 'dead') if s in health[-1]['layers'][name]), None)
+        if stat:
+            axes[0, 1].plot(epochs, [h['layers'][name].get(stat, np.nan) for h in health], marker='o', ms=3,
+                            label=f'{names.get(name, name)}: {stat}')
     axes[0, 1].set_ylim(-0.03, 1.03)
-    axes[0, 1].set_title('share of units saturated (sigmoid) or dead (ReLU) for 99% of the sample', fontsize=9)
-    axes[0, 1].legend(fontsize=7, ncol=2)
+    axes[0, 1].set_title('share of units saturated (sigmoid, tanh) or dead (ReLU) for 99% of the sample', fontsize=9)
+    _legend_below(axes[0, 1], ncol=3)
     for name in health[-1]['grad_norm']:
         norms = np.array([h['grad_norm'].get(name, np.nan) for h in health], dtype=float)
         axes[1, 0].semilogy(epochs, np.where(norms > 0, norms, np.nan), marker='o', ms=3,
-                            label=name.replace('/w', '').replace('encoding/', '').replace('decoding/', 'dec '))
+                            label=kernel_names.get(name, name))
     axes[1, 0].set_title('gradient norm of each weight matrix on the sample (log)', fontsize=9)
-    axes[1, 0].legend(fontsize=7, ncol=2)
+    _legend_below(axes[1, 0], ncol=4)
     ax = axes[1, 1]
-    base = metrics.get('epoch_sample_baseline')
-    if epoch_loss is not None and len(epoch_loss) and base:
-        ax.semilogy(np.arange(len(epoch_loss)), np.asarray(epoch_loss) / base, color='C0', lw=1,
-                    label='loss after each epoch / mean image\'s (200-image sample)')
-        ax.axhline(1, color='gray', ls='--', lw=1, label='mean image')
+    if epoch_loss is not None and len(epoch_loss) and metrics.get('epoch_sample_baseline'):
+        x, y = np.arange(len(epoch_loss)), np.asarray(epoch_loss, float)
+        base, floor, what = metrics['epoch_sample_baseline'], 0.0, 'loss after each epoch (200-image sample)'
+    elif all(h.get('loss') is not None for h in health) and 'mean_input' in metrics.get('baselines', {}):
+        x, y = epochs, np.array([h['loss'] for h in health], float)
+        base, floor = metrics['baselines']['mean_input'], metrics['baselines'].get('floor', 0.0)
+        what = 'loss on the sample at each check'
+    else:
+        x = None
+    if x is not None:
+        ax.semilogy(x, (y - floor) / (base - floor), color='C0', lw=1, marker='o' if len(x) < 30 else None, ms=3,
+                    label=f'{what} / mean input\'s' + (' (above its minimum)' if floor else ''))
+        ax.axhline(1, color='gray', ls='--', lw=1, label='mean input')
         ax.axhline(0.9, color='gray', ls=':', lw=1, label='0.9x: left the plateau')
         if metrics.get('plateau_exit_epoch') is not None:
             ax.axvline(metrics['plateau_exit_epoch'], color='C0', ls=':', lw=1)
     ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter('%g'))
     ax.yaxis.set_minor_formatter(matplotlib.ticker.FormatStrFormatter('%g'))
     ax.tick_params(axis='y', which='minor', labelsize=7)
-    ax.set_ylabel('loss / mean-image loss', fontsize=9)
+    ax.set_ylabel('loss / mean-input loss', fontsize=9)
     twin = ax.twinx()
-    twin.plot(epochs, [h['output_diversity'] for h in health], 'o', color='C3', ms=4,
-              label='output diversity (0: one picture for every input)')
-    twin.set_ylim(0, max(1.05, max(h['output_diversity'] for h in health) * 1.05))
+    diversity = np.array([np.nan if h['output_diversity'] is None else h['output_diversity'] for h in health])
+    twin.plot(epochs, diversity, 'o', color='C3', ms=4, label='output diversity (0: one picture for every input)')
+    twin.set_ylim(0, max(1.05, np.nanmax(diversity, initial=0) * 1.05))
     twin.set_ylabel('output diversity', fontsize=9, color='C3')
     handles = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
     labels = ax.get_legend_handles_labels()[1] + twin.get_legend_handles_labels()[1]
-    ax.legend(handles, labels, fontsize=7, loc='upper center', bbox_to_anchor=(0.5, -0.14), ncol=2)
+    _legend_below(ax, 2, handles, labels)
     ax.set_title('loss and output diversity', fontsize=9)
     for a in axes.flat:
         a.set_xlabel('epoch', fontsize=9)
         a.grid(alpha=0.3)
     found = metrics.get('findings') or []
-    failures = [f['rule'] for f in found if f['level'] == 'failure']
-    warnings = [f['rule'] for f in found if f['level'] == 'warning']
-    verdict = ('failure symptoms: ' + ', '.join(failures)) if failures else 'no failure symptom'
-    fig.suptitle(title + f'\n{verdict}' + (f' | warnings: {", ".join(warnings)}' if warnings else ''), fontsize=9)
+    words = {level: [diagnostics.WORDS.get(f['rule'], f['rule']) for f in found if f['level'] == level]
+             for level in ('failure', 'warning')}
+    verdict = ('failure symptoms: ' + ', '.join(words['failure'])) if words['failure'] else 'no failure symptom'
+    fig.suptitle(title + f'\n{verdict}' + (f' | warnings: {", ".join(words["warning"])}' if words['warning'] else ''),
+                 fontsize=9)
     return _save(fig, path)
 
 
@@ -275,8 +309,9 @@ def run_title(run):
     """The run's name and flags over its key numbers."""
     m, c = run['metrics'], run['config']
     probe = '' if m.get('probe_accuracy') is None else f' | probe acc {m["probe_accuracy"]:.2f}'
+    images = f' | {c["n_images"]} images' if c.get('n_images') else ''
     return (f'{run["dir"].name}: {c["flags"]}\nfinal loss {m["final_loss"]:.4f} | code spread {m["code_spread"]:.2g}'
-            f' ({"collapsed" if m["collapsed"] else "not collapsed"}){probe} | {m["epochs_done"]} epochs')
+            f' ({"collapsed" if m["collapsed"] else "not collapsed"}){probe} | {m["epochs_done"]} epochs{images}')
 
 
 def draw_run(run_dir):
@@ -293,27 +328,39 @@ def draw_run(run_dir):
             plot_filters(a['conv1_filters'], title, d / 'filters.png'),
             plot_pca(a['codes'], a['codes_y'], title, d / 'pca.png')] + (
         # a run made before the health monitor has no health numbers; --redraw adds those of its end
-        [plot_health(run['metrics'], a.get('epoch_loss'), title, d / 'health.png')] if run['metrics'].get('health')
+        [plot_health(run['metrics'], title, d / 'health.png', epoch_loss=a.get('epoch_loss'))] if run['metrics'].get('health')
         else [])
 
 
 def plot_comparison(runs, path):
-    """Runs side by side, one column each: reconstructions, code rows, loss curve."""
+    """Runs side by side, one column each: reconstructions, code rows (one colour scale for all), loss curve."""
     fig, axes = plt.subplots(3, len(runs), figsize=(5 * len(runs), 11), layout='constrained',
                              gridspec_kw=dict(height_ratios=[1.1, 1.4, 1]), squeeze=False)
     top = max(max(h[1] for h in r['metrics']['loss_history']) for r in runs)
+    # one colour scale for every run: each run's code over its own largest value (a sigmoid code spans 0..1, a ReLU
+    # code 0..hundreds: on raw values the sigmoid runs' stripes would vanish)
+    scaled = [r['arrays']['rows_code'] / max(float(np.max(np.abs(r['arrays']['rows_code']))), 1e-12) for r in runs]
+    low = min(0.0, min(float(np.min(c)) for c in scaled))
+    sizes = sorted({r['config'].get('n_images') for r in runs if r['config'].get('n_images')})
+    if len(sizes) > 1:  # a run on a subset next to one on all of MNIST: say so, the numbers are not comparable as is
+        fig.suptitle(f'These runs trained on different data: {" and ".join(map(str, sizes))} images', fontsize=10,
+                     color='C3')
     for col, run in enumerate(runs):
         a, m = run['arrays'], run['metrics']
         tiles = [*a['recon_x'][:10].reshape(-1, 28, 28), *a['recon_out'][:10].reshape(-1, 28, 28)]  # one per digit
         _show(axes[0, col], mosaic(tiles, 5, pad=2), 'inputs (rows 1-2) over outputs (rows 3-4)', vmin=0, vmax=1)
-        axes[0, col].set_title(run_title(run).replace(' | ', '\n', 1), fontsize=9)
-        im = axes[1, col].imshow(a['rows_code'], cmap='viridis', interpolation='nearest', aspect='auto')
-        axes[1, col].set_title('code layer: one row per input', fontsize=9)
+        head, numbers = run_title(run).split('\n')
+        parts = numbers.split(' | ')  # final loss, code spread, [probe,] epochs, images: three short lines
+        axes[0, col].set_title('\n'.join([head, ' | '.join([parts[0]] + parts[-2:]), ' | '.join(parts[1:-2])]),
+                               fontsize=9)
+        im = axes[1, col].imshow(scaled[col], cmap='viridis', interpolation='nearest', aspect='auto', vmin=low, vmax=1)
+        axes[1, col].set_title(f'code layer: one row per input (value / largest, {np.max(a["rows_code"]):.3g})',
+                               fontsize=9)
         axes[1, col].set_xlabel('code unit', fontsize=9)
         _digit_ticks(axes[1, col], a['rows_y'])
-        fig.colorbar(im, ax=axes[1, col], fraction=0.05)
         plot_loss(m['loss_history'], m['baselines'], None, None, ax=axes[2, col], batch=a.get('batch_loss'))
         axes[2, col].set_ylim(0, max(0.12, top * 1.05))
+    fig.colorbar(im, ax=axes[1, :], fraction=0.02, label='code value / the run\'s largest (every run)')
     return _save(fig, path)
 
 
@@ -366,14 +413,29 @@ def plot_ablation(labels, losses, probes, probes_init, collapsed, baselines, tit
     return _save(fig, path)
 
 
+def machines(summary):
+    """Which machines ran an ablation's runs, and how many each: 'AMD EPYC, 2 cores (42 runs)'."""
+    counts = {}
+    for r in summary['rows']:
+        name = r.get('machine') or summary.get('machine', '?')
+        counts[name] = counts.get(name, 0) + 1
+    return '; '.join(f'{name} ({n} runs)' for name, n in counts.items()) or summary.get('machine', '?')
+
+
+def fmt_duration(seconds):
+    """'1 h 56 min', '6 min 26 s', '48 s': a duration in words, never ambiguous."""
+    seconds = int(round(seconds))
+    if seconds >= 3600:
+        return f'{seconds // 3600} h {seconds // 60 % 60} min'
+    return f'{seconds // 60} min {seconds % 60} s' if seconds >= 60 else f'{seconds} s'
+
+
 def fmt_time(seconds):
     """h:mm:ss."""
     seconds = int(round(seconds))
     return f'{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}'
 
 
-SHORT = {'one_output': 'one output', 'plateau': 'plateau', 'empty_batches': 'empty batches', 'one_digit': 'one digit',
-         'vanishing_gradient': 'vanishing gradient', 'saturated_units': 'saturated', 'dead_units': 'dead units'}
 LEARNS = 0.5  # a run learns when its final loss is under half the mean image's
 
 
@@ -411,7 +473,7 @@ def _rules(rows, level):
     """The rules found at `level` in any seed, with how many seeds when not all."""
     found = [[f['rule'] for f in r.get('findings') or [] if f['level'] == level] for r in rows]
     names = list(dict.fromkeys(rule for f in found for rule in f))
-    return ', '.join(SHORT.get(rule, rule) + _count(found, lambda f, rule=rule: rule in f) for rule in names) or '-'
+    return ', '.join(diagnostics.WORDS.get(rule, rule) + _count(found, lambda f, rule=rule: rule in f) for rule in names) or '-'
 
 
 def agreement(row, mean_image):
@@ -431,12 +493,13 @@ def ablation_table(summary):
     seeds = summary.get('seeds', [0])
     groups = ablation_groups(summary)
     done = sum('final_loss' in r or bool(r.get('diverged')) for _, rows in groups for r in rows)
-    planned = len(summary.get('configurations') or groups) * len(seeds)
+    planned = len(summary.get('chosen') or summary.get('configurations') or groups) * len(seeds)
     lines = ['# Ablation: what makes the autoencoder learn', '',
              f'Command: `{summary["command"]}`  ',
              f'Data: {summary["n_images"]} images ({summary["data"]}), the first {summary["n_train"]} (the training '
              f'part) fit the probe, the rest score it. Seeds {", ".join(map(str, seeds))}: {done} of {planned} runs '
-             f'finished. Run time: {fmt_time(summary["seconds"])} in all, on {summary.get("machine", "?")}'
+             f'finished. Run time: {fmt_duration(summary["seconds"])} in all (the sum of the runs\' own times), on '
+             f'{machines(summary)}'
              + (f'; every configuration capped at {budget} epochs (--budget).' if budget is not None else '.') + '  ',
              f'Baselines: the mean image scores {base["mean_image"]:.4f}, an all-black image {base["all_black"]:.4f}; '
              f'"vs mean" is final loss / mean-image loss (below 1 beats predicting the average digit). A run learns '
@@ -450,10 +513,11 @@ def ablation_table(summary):
              '| # | configuration | flags | epochs | real steps | seeds | final loss | vs mean | probe acc | gain over init '
              '| verdict | leaves the plateau at epoch | failure symptoms | warnings | agrees | wall time |',
              '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|']
+    order = summary.get('configurations') or []
     for k, (label, rows) in enumerate(groups, 1):
         finished = [r for r in rows if 'final_loss' in r]
         first = rows[0]
-        cells = [str(k), label, f'`{first["flags"]}`', str(first['epochs_done']), str(first['real_steps']),
+        cells = [str(order.index(label) + 1 if label in order else k), label, f'`{first["flags"]}`', str(first['epochs_done']), str(first['real_steps']),
                  f'{len(finished)}' + ('' if len(finished) == len(seeds) else f' of {len(seeds)}')]
         if finished:
             gains = [r['probe_accuracy'] - r['probe_accuracy_at_init'] if r.get('probe_accuracy') is not None and
@@ -488,7 +552,7 @@ def draw_ablation(root):
     groups = [(label, [r for r in rows if 'final_loss' in r]) for label, rows in ablation_groups(summary)]
     groups = [(label, rows) for label, rows in groups if rows]
     done = sum(len(rows) for _, rows in groups)
-    planned = len(summary.get('configurations') or groups) * len(summary.get('seeds', [0]))
+    planned = len(summary.get('chosen') or summary.get('configurations') or groups) * len(summary.get('seeds', [0]))
     paths = [root / 'ablation.md']
     if groups:
         seeds = summary.get('seeds', [0])
@@ -503,9 +567,31 @@ def draw_ablation(root):
     return paths
 
 
+def key_numbers(runs):
+    """The runs' key numbers side by side, one line per number."""
+    def cell(run, what):
+        m, c = run['metrics'], run['config']
+        found = m.get('findings') or []
+        rules = {level: ', '.join(diagnostics.WORDS.get(f['rule'], f['rule']) for f in found if f['level'] == level)
+                 or '-' for level in ('failure', 'warning')}
+        end = (m.get('health') or [{}])[-1]
+        return {'flags': c.get('flags', '?'), 'images': str(c.get('n_images', '?')),
+                'epochs': str(m['epochs_done']), 'final loss': f'{m["final_loss"]:.5f}',
+                'vs the mean image': f'{m["final_loss"] / m["baselines"]["mean_image"]:.2f}x',
+                'output diversity': '?' if end.get('output_diversity') is None else f'{end["output_diversity"]:.3f}',
+                'code': 'collapsed' if m['collapsed'] else 'not collapsed',
+                'probe accuracy': 'n/a' if m.get('probe_accuracy') is None else f'{m["probe_accuracy"]:.3f}',
+                'failure symptoms': rules['failure'], 'warnings': rules['warning']}[what]
+    names = ['flags', 'images', 'epochs', 'final loss', 'vs the mean image', 'output diversity', 'code',
+             'probe accuracy', 'failure symptoms', 'warnings']
+    table = [[''] + [str(run['dir']) for run in runs]] + [[name] + [cell(run, name) for run in runs] for name in names]
+    widths = [max(len(row[k]) for row in table) for k in range(len(table[0]))]
+    return ['  '.join(text.ljust(w) for text, w in zip(row, widths)).rstrip() for row in table]
+
+
 def main(argv=None):
-    """Redraw the figures of each run folder given; with two or more, also a comparison sheet."""
-    p = OneLineErrors(prog='visualize.py',
+    """Redraw the figures of each run folder given; with two or more, also a comparison sheet and the key numbers."""
+    p = data.OneLineErrors(prog='visualize.py',
                       description='Redraw the figures of finished autoencoder runs from their folders '
                                   '(config.json, metrics.json, arrays.npz); no training, no TensorFlow.')
     p.add_argument('runs', nargs='+', metavar='RUN_DIR',
@@ -524,6 +610,7 @@ def main(argv=None):
                 print(f'figure: {path}')
         if len(runs) > 1:
             print(f'figure: {plot_comparison(runs, args.out)}')
+            print('\n' + '\n'.join(key_numbers(runs)))
     except RunError as e:
         print(f'error: {e}', file=sys.stderr)
         return 2

@@ -1,9 +1,11 @@
-"""Where the faithful run's time goes, and the speed of our training step against Keras on the same work.
+"""Where the faithful run's time goes, what the probe and the health monitor cost, and our training step against Keras.
 
-    python benchmarks/benchmark.py --data ../shared/data/mnist.npz
+    python benchmarks/benchmark.py                       # everything (MNIST as autoencoder.py finds it)
+    python benchmarks/benchmark.py --only callback --epochs 5   # the Keras callback's cost on a fit of the fixed network
+    python benchmarks/benchmark.py --only probe          # the probe alone and beside two busy processes
 
 Not a test: it prints tables. Each measurement runs in its own process (our code disables eager execution,
-Keras needs it), alternating ours and Keras so both see the same machine state; medians over --repeats.
+Keras needs it), alternating the two sides so both see the same machine state; medians over --repeats.
 """
 import argparse
 import json
@@ -97,44 +99,60 @@ def numpy_gflops(n=2048, repeats=5):
 
 
 def worker_probe(run_dir):
-    """Seconds and accuracy of the probe, as now and as before (lbfgs capped at 300), on a run's codes."""
-    import warnings
-
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
+    """Seconds and accuracy of the probe on a run's codes, its BLAS unlimited (before) and held to 1 thread (now),
+    alone and beside two busy processes."""
+    import multiprocessing
 
     import autoencoder as ae
     import diagnostics
     record = json.loads((Path(run_dir) / 'config.json').read_text())
-    cfg = dict(record, kernels=ae.parse_kernels(record['kernels']))
+    cfg = ae.saved_config(record)
     mnist = ae.redraw_data(record, None)
     graph, g, _, saver, sess = ae.build_session(cfg)
     with graph.as_default(), sess:
         codes = {'at init': ae.evaluate(sess, g, mnist.x, ('encode',))['encode']}
         saver.restore(sess, str(Path(run_dir) / 'checkpoint' / 'model'))
         codes['trained'] = ae.evaluate(sess, g, mnist.x, ('encode',))['encode']
-
-    def before(c, y, n):
-        model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=300))
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore', ConvergenceWarning)
-            model.fit(c[:n], y[:n])
-        return float(model.score(c[n:], y[n:]))
-
     out = {}
-    for which, probe in (('before', before), ('now', diagnostics.probe_accuracy)):
-        for name, c in codes.items():
+    for load in ('alone', 'beside two busy processes'):
+        hogs = [multiprocessing.get_context('spawn').Process(target=busy, daemon=True) for _ in range(2 * (load != 'alone'))]
+        for h in hogs:
+            h.start()
+        for which, threads in (('before', None), ('now', 1)):
             t0 = time.perf_counter()
-            accuracy = probe(c, mnist.y, mnist.n_train)
-            out[f'{which} {name}'] = (accuracy, time.perf_counter() - t0)
+            accuracy = [diagnostics.probe_accuracy(c, mnist.y, mnist.n_train, threads) for c in codes.values()]
+            out[f'{which}, {load}'] = (accuracy, time.perf_counter() - t0)
+        for h in hogs:
+            h.terminate()
     return out
+
+
+def busy():
+    """A process that keeps one core busy (the load of another program on the machine)."""
+    while True:
+        pass
+
+
+def worker_callback(x, epochs, sample, monitor):
+    """Seconds per epoch of Keras fit on the fixed network (batch 1000), with or without the health monitor."""
+    import keras
+
+    import health
+    from cases import question
+    keras.utils.set_random_seed(0)
+    model = question.network(fixed=True)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss='mse')
+    model.fit(x[:3 * BATCH], x[:3 * BATCH], batch_size=BATCH, epochs=1, verbose=0)  # trace and compile first
+    callbacks = [health.HealthMonitor(x[:sample], every=1, verbose=False)] if monitor else []
+    t0 = time.perf_counter()
+    model.fit(x, x, batch_size=BATCH, epochs=epochs, shuffle=True, verbose=0, callbacks=callbacks)
+    return (time.perf_counter() - t0) / epochs
 
 
 def run_worker(kind, args, *extra):
     out = subprocess.run([sys.executable, __file__, '--worker', kind, '--data', args.data or '',
-                          '--images', str(args.images), '--epochs', str(args.epochs), *extra],
+                          '--images', str(args.images), '--epochs', str(args.epochs), '--sample', str(args.sample),
+                          *extra],
                          capture_output=True, text=True, cwd=ROOT)
     if out.returncode:
         sys.exit(f'{kind} worker failed:\n{out.stderr[-3000:]}')
@@ -155,8 +173,19 @@ def faithful_run(args, tmp):
                 run_dir=run_dir)
 
 
-def time_table(run, probe):
-    """The faithful run's wall time broken down, from the timing it records, and the probe before and after."""
+def probe_table(probe):
+    """The probe's seconds (both probes of a run) alone and under load, BLAS threads unlimited against held to 1."""
+    rows = ['| probe, both of a run\'s codes | BLAS threads unlimited (before) | held to 1 (now) |', '|---|---|---|']
+    for load in ('alone', 'beside two busy processes'):
+        (a0, s0), (a1, s1) = probe[f'before, {load}'], probe[f'now, {load}']
+        rows.append(f'| {load} | {s0:.1f} s | {s1:.1f} s |')
+    same = all(probe[f'before, {load}'][0] == probe[f'now, {load}'][0] for load in ('alone', 'beside two busy processes'))
+    rows.append(f'\naccuracies the same with both: {same} ({probe["now, alone"][0]})')
+    return '\n'.join(rows)
+
+
+def time_table(run):
+    """The faithful run's wall time broken down, from the timing it records."""
     t, m = run['metrics']['timing'], run['metrics']
     parts = [('TensorFlow import', t['tensorflow_import']),
              (f'real training steps ({m["real_steps"]})', t['real_steps']),
@@ -174,14 +203,6 @@ def time_table(run, probe):
     rows.append(f'| the rest: Python start, other imports, loading MNIST, building the graph, checkpoint, events '
                 f'| {rest:.1f} | {rest / run["seconds"]:.0%} |')
     rows.append(f'| **end to end (wall clock)** | **{run["seconds"]:.1f}** | 100% |')
-    rows += ['', '| probe on that run\'s codes | before: lbfgs, at most 300 iterations | now: lbfgs, then Newton if '
-                 'unconverged after 100 |', '|---|---|---|']
-    for name in ('at init', 'trained'):
-        (a0, s0), (a1, s1) = probe[f'before {name}'], probe[f'now {name}']
-        rows.append(f'| {name} | {a0:.4f} in {s0:.1f} s | {a1:.4f} in {s1:.1f} s |')
-    total0 = sum(v[1] for k, v in probe.items() if k.startswith('before'))
-    total1 = sum(v[1] for k, v in probe.items() if k.startswith('now'))
-    rows.append(f'| both | {total0:.1f} s | {total1:.1f} s ({total1 / total0 - 1:+.0%}) |')
     return '\n'.join(rows)
 
 
@@ -191,8 +212,10 @@ def main():
     p.add_argument('--images', type=int, default=70000, help='images per timed pass (default: %(default)s)')
     p.add_argument('--epochs', type=int, default=1, help='timed passes per measurement (default: %(default)s)')
     p.add_argument('--repeats', type=int, default=5, help='measurements of each side (default: %(default)s)')
-    p.add_argument('--skip-faithful', action='store_true', help='do not time the faithful 501-epoch run')
-    p.add_argument('--worker', choices=('ours', 'keras', 'probe'), help=argparse.SUPPRESS)
+    p.add_argument('--sample', type=int, default=1000, help='rows the health monitor measures (default: %(default)s)')
+    p.add_argument('--only', choices=('faithful', 'probe', 'callback', 'step'), action='append',
+                   help='run only these parts (default: all)')
+    p.add_argument('--worker', choices=('ours', 'keras', 'probe', 'callback', 'plain'), help=argparse.SUPPRESS)
     p.add_argument('--run', help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker == 'probe':
@@ -201,37 +224,69 @@ def main():
     if args.worker:
         import data
         x = data.load_mnist(args.data or None).x[:args.images]
+        if args.worker in ('callback', 'plain'):
+            seconds = worker_callback(x, args.epochs, args.sample, monitor=args.worker == 'callback')
+            print(json.dumps({'seconds_per_epoch': seconds}))
+            return
         rate = (worker_ours if args.worker == 'ours' else worker_keras)(x, args.epochs)
         print(json.dumps({'images_per_second': rate}))
         return
-    if not args.skip_faithful:  # first, so the peak memory of finished children is this run's alone
+    parts = args.only or ['faithful', 'probe', 'callback', 'step']
+    print(f'machine: {machine_name()}', flush=True)
+    if 'faithful' in parts or 'probe' in parts:  # first, so the peak memory of finished children is this run's alone
         with tempfile.TemporaryDirectory() as tmp:
             faithful = faithful_run(args, tmp)
-            probe = run_worker('probe', args, '--run', str(faithful['run_dir']))
-            machine = json.loads((faithful['run_dir'] / 'config.json').read_text())['machine']
-        print(f'machine: {machine}\n\nwhere the faithful 501-epoch run\'s time goes\n')
-        print(time_table(faithful, probe), flush=True)
-    ours, keras = [], []
-    for k in range(args.repeats):
-        ours.append(run_worker('ours', args)['images_per_second'])
-        keras.append(run_worker('keras', args)['images_per_second'])
-        print(f'repeat {k + 1}/{args.repeats}: ours {ours[-1]:,.0f} img/s, Keras {keras[-1]:,.0f} img/s', flush=True)
-    forward, train = training_flops_per_image(*KERNELS)
-    limit = numpy_gflops()
-    o, k = statistics.median(ours), statistics.median(keras)
-    print(f'\ntraining step, fixed batching, kernels {KERNELS[0]}x{KERNELS[0]},{KERNELS[1]}x{KERNELS[1]}, batch {BATCH}, '
-          f'{args.images} images x {args.epochs} pass(es), median of {args.repeats}, {os.cpu_count()} cores\n')
-    print('| measure | value |\n|---|---|')
-    print(f'| ours (tf.compat.v1 Session) | {o:,.0f} img/s |')
-    print(f'| Keras Model.fit | {k:,.0f} img/s |')
-    print(f'| ours / Keras | {o / k:.2f} |')
-    print(f'| FLOPs per image: forward / training | {forward / 1e6:.2f} M / {train / 1e6:.2f} M |')
-    print(f'| ours achieved | {o * train / 1e9:.1f} GFLOP/s |')
-    print(f'| numpy float32 2048x2048 matmul | {limit:.1f} GFLOP/s |')
-    print(f'| ours / matmul limit | {o * train / 1e9 / limit:.2f} |')
-    if not args.skip_faithful:
-        print(f'| faithful 501-epoch run, end to end | {faithful["seconds"]:.1f} s |')
-        print(f'| its peak resident memory | {faithful["rss"]:,.0f} MiB |')
+            if 'faithful' in parts:
+                print('\nwhere the faithful 501-epoch run\'s time goes\n')
+                print(time_table(faithful), flush=True)
+                print(f'\npeak resident memory of that run: {faithful["rss"]:,.0f} MiB', flush=True)
+            if 'probe' in parts:
+                print('\nthe linear probe on that run\'s codes, alone and under load\n')
+                print(probe_table(run_worker('probe', args, '--run', str(faithful['run_dir']))), flush=True)
+    if 'callback' in parts:
+        plain, monitored = [], []
+        for k in range(args.repeats):
+            plain.append(run_worker('plain', args)['seconds_per_epoch'])
+            monitored.append(run_worker('callback', args)['seconds_per_epoch'])
+            print(f'repeat {k + 1}/{args.repeats}: fit {plain[-1]:.2f} s/epoch, with HealthMonitor(every=1) '
+                  f'{monitored[-1]:.2f} s/epoch', flush=True)
+        a, b = statistics.median(plain), statistics.median(monitored)
+        paired = statistics.median(m / p for p, m in zip(plain, monitored))  # each pair ran one after the other
+        print(f'\nthe health monitor on a Keras fit of the fixed network ({args.images} images x {args.epochs} '
+              f'epoch(s), batch {BATCH}, sample {args.sample}, every=1), median of {args.repeats}\n')
+        print('| fit | seconds per epoch |\n|---|---|')
+        print(f'| without the callback | {a:.2f} |\n| with HealthMonitor(sample, every=1) | {b:.2f} |')
+        print(f'| cost: the medians\' ratio | {b / a - 1:+.1%} |')
+        print(f'| cost: the median of the {args.repeats} pairs\' ratios | {paired - 1:+.1%} |', flush=True)
+    if 'step' in parts:
+        ours, keras = [], []
+        for k in range(args.repeats):
+            ours.append(run_worker('ours', args)['images_per_second'])
+            keras.append(run_worker('keras', args)['images_per_second'])
+            print(f'repeat {k + 1}/{args.repeats}: ours {ours[-1]:,.0f} img/s, Keras {keras[-1]:,.0f} img/s', flush=True)
+        forward, train = training_flops_per_image(*KERNELS)
+        limit = numpy_gflops()
+        o, k = statistics.median(ours), statistics.median(keras)
+        print(f'\ntraining step, fixed batching, kernels {KERNELS[0]}x{KERNELS[0]},{KERNELS[1]}x{KERNELS[1]}, batch '
+              f'{BATCH}, {args.images} images x {args.epochs} pass(es), median of {args.repeats}, {os.cpu_count()} cores\n')
+        print('| measure | value |\n|---|---|')
+        print(f'| ours (tf.compat.v1 Session) | {o:,.0f} img/s |')
+        print(f'| Keras Model.fit | {k:,.0f} img/s |')
+        print(f'| ours / Keras | {o / k:.2f} |')
+        print(f'| FLOPs per image: forward / training | {forward / 1e6:.2f} M / {train / 1e6:.2f} M |')
+        print(f'| ours achieved | {o * train / 1e9:.1f} GFLOP/s |')
+        print(f'| numpy float32 2048x2048 matmul | {limit:.1f} GFLOP/s |')
+        print(f'| ours / matmul limit | {o * train / 1e9 / limit:.2f} |')
+
+
+def machine_name():
+    """The CPU model and core count (as autoencoder.py records it), without importing TensorFlow here."""
+    try:
+        with open('/proc/cpuinfo') as f:
+            model = next(line.split(':', 1)[1].strip() for line in f if line.startswith('model name'))
+    except (OSError, StopIteration):
+        model = '?'
+    return f'{model}, {os.cpu_count()} cores'
 
 
 if __name__ == '__main__':

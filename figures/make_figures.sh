@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
-# Regenerate the reference figures and their metrics in figures/ from full MNIST (about 5 minutes on 2 cores):
-#   bash figures/make_figures.sh ../shared/data/mnist.npz
+# Regenerate the reference figures and their metrics in figures/ from full MNIST (about 10 minutes on 2 cores), with
+# the project's venv active (or its .venv next to this folder) and MNIST where autoencoder.py finds it:
+#   bash figures/make_figures.sh
 # The ablation table and figure come from their own, longer command (see README).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-data=${1:-../shared/data/mnist.npz}
-py=${PYTHON:-python}
+py=python
+[ -x .venv/bin/python ] && py=.venv/bin/python
 mkdir -p runs
 out=$(mktemp -d runs/reference.XXXX)  # a fresh folder, so the run names below are exact
 # --fix trains 20 epochs: evaluating every 2 (which reads the weights, never changes them) gives its health figure
 # ten points instead of two
 for flags in "--no-shuffle" "" "--kernels 5x5,3x3" "--fix --eval-every 2"; do
   # shellcheck disable=SC2086
-  $py autoencoder.py --data "$data" --out "$out" $flags
+  $py autoencoder.py --out "$out" $flags
 done
 $py visualize.py "$out/question" "$out/kernels-5x5,3x3" "$out/fix" --out figures/before_after.png
 for run in no-shuffle question kernels-5x5,3x3 fix; do

@@ -1,14 +1,17 @@
 """Shared fixtures: the committed MNIST subset and a way to run the command line."""
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBSET = ROOT / 'tests' / 'data' / 'mnist_subset.npz'
+HANG = 1800  # seconds: a timeout only catches a hang; a slow, busy machine must never reach it
 sys.path.insert(0, str(ROOT))
 
 
@@ -17,7 +20,18 @@ def interruptible():
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def cli(script, *args, timeout=600, **kwargs):
+def wait_for_line(stream, wanted, timeout=HANG):
+    """Read lines from a child's output until one satisfies wanted(line); return it (fail if the output ends)."""
+    lines = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in stream] + [lines.put(None)], daemon=True).start()
+    while True:
+        line = lines.get(timeout=timeout)
+        assert line is not None, 'the program ended before printing the line waited for'
+        if wanted(line):
+            return line
+
+
+def cli(script, *args, timeout=HANG, **kwargs):
     """Run `python script args...` from the repo root; return the CompletedProcess (text output)."""
     env = dict(os.environ, **kwargs.pop('env', {}))
     return subprocess.run([sys.executable, str(ROOT / script), *map(str, args)], cwd=ROOT, capture_output=True,

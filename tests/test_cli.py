@@ -90,11 +90,21 @@ def test_health_is_measured_at_every_evaluation_and_at_the_end(faithful_run):
                                       'probes', 'figures'}
 
 
-def test_a_second_run_never_overwrites_the_first(tmp_path):
+def test_a_second_run_never_overwrites_the_first(tmp_path, capsys):
+    import autoencoder as ae
     for _ in range(2):
-        proc = cli('autoencoder.py', '--data', SUBSET, '--epochs', 0, '--no-figures', '--out', tmp_path)
-        assert proc.returncode == 0, proc.stderr
+        assert ae.main(['--data', str(SUBSET), '--epochs', '0', '--no-figures', '--out', str(tmp_path)]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ['epochs-0', 'epochs-0-2']
+
+
+def test_zero_epochs_is_the_preflight_check_without_the_training_rules(tmp_path, capsys):
+    import autoencoder as ae
+    assert ae.main(['--data', str(SUBSET), '--epochs', '0', '--no-figures', '--out', str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert 'the untrained network (--epochs 0): the pre-flight check' in out
+    assert 'why it will not learn (failure symptoms, before training):' in out
+    assert 'one output for every input before training' in out and 'vanishing gradient' in out
+    assert 'plateau' not in out and 'batches per epoch are empty' not in out
 
 
 def test_help_states_every_default():

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import data
-from conftest import SUBSET
+from conftest import SUBSET, cli
 
 
 @pytest.fixture(scope='module')
@@ -95,3 +95,111 @@ def test_source_order_explicit_then_env_then_keras_cache(tmp_path, monkeypatch):
     cache.parent.mkdir()
     cache.write_bytes(SUBSET.read_bytes())
     assert data.find_source() == (cache, 'Keras cache')
+
+
+# ---------------------------------------------------------------- the download, served from this machine
+
+class Server:
+    """A local HTTP server: serves a folder, or with silent=True accepts connections and never answers."""
+
+    def __init__(self, folder=None, silent=False):
+        import functools
+        import http.server
+        import socket
+        import threading
+        if silent:
+            self.sock = socket.socket()
+            self.sock.bind(('127.0.0.1', 0))
+            self.sock.listen(1)
+            self.port = self.sock.getsockname()[1]
+            self.httpd = None
+        else:
+            handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+            handler.log_message = lambda *args: None
+            self.httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
+            self.port = self.httpd.server_address[1]
+            threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def url(self, name):
+        return f'http://127.0.0.1:{self.port}/{name}'
+
+    def close(self):
+        if self.httpd:
+            self.httpd.shutdown()
+        else:
+            self.sock.close()
+
+
+@pytest.fixture
+def no_mnist(tmp_path, monkeypatch):
+    """No --data, no $MNIST_PATH, an empty Keras cache: load_mnist must download."""
+    monkeypatch.delenv(data.ENV_VAR, raising=False)
+    cache = tmp_path / 'home' / '.keras' / 'datasets' / 'mnist.npz'
+    monkeypatch.setattr(data, 'KERAS_CACHE', cache)
+    return cache
+
+
+def test_a_good_download_is_checked_and_cached(tmp_path, no_mnist, monkeypatch):
+    served = tmp_path / 'served'
+    served.mkdir()
+    (served / 'mnist.npz').write_bytes(SUBSET.read_bytes())
+    server = Server(served)
+    try:
+        monkeypatch.setenv(data.URL_VAR, server.url('mnist.npz'))
+        m = data.load_mnist()
+    finally:
+        server.close()
+    assert m.content == 'MNIST test subset' and m.source.endswith('(downloaded)')
+    assert no_mnist.read_bytes() == SUBSET.read_bytes() and list(no_mnist.parent.iterdir()) == [no_mnist]
+    assert data.find_source() == (no_mnist, 'Keras cache')  # the next run reads the cache
+
+
+@pytest.mark.parametrize('damage, words', [(lambda b: b[:len(b) // 2], 'is not a readable MNIST'),
+                                           (lambda b: b.replace(b'x_test', b'x_tost'), 'is not a readable MNIST'),
+                                           (None, 'matches no known MNIST')])
+def test_a_corrupted_download_is_refused_and_not_cached(tmp_path, no_mnist, monkeypatch, damage, words):
+    served = tmp_path / 'served'
+    served.mkdir()
+    if damage:
+        (served / 'mnist.npz').write_bytes(damage(SUBSET.read_bytes()))
+    else:  # valid arrays, one pixel changed: only the hashes tell
+        raw = data.read_arrays(SUBSET)
+        raw['x_train'] = raw['x_train'].copy()
+        raw['x_train'][0, 0, 0] ^= 1
+        np.savez(served / 'mnist.npz', **raw)
+    server = Server(served)
+    try:
+        monkeypatch.setenv(data.URL_VAR, server.url('mnist.npz'))
+        with pytest.raises(data.DataError, match=words) as e:
+            data.load_mnist()
+    finally:
+        server.close()
+    assert 'it was not kept' in str(e.value) and '\n' not in str(e.value)
+    assert not no_mnist.exists() and not any(no_mnist.parent.iterdir())
+
+
+def test_a_server_that_does_not_answer_gives_one_line(no_mnist, monkeypatch):
+    silent = Server(silent=True)
+    try:
+        monkeypatch.setenv(data.URL_VAR, silent.url('mnist.npz'))
+        monkeypatch.setattr(data, 'DOWNLOAD_TIMEOUT', 1)  # the event under test is the timeout itself
+        with pytest.raises(data.DataError, match=r'download from http://127.0.0.1:\d+/mnist.npz failed \(.*timed out'):
+            data.load_mnist()
+    finally:
+        silent.close()
+    assert not no_mnist.exists()
+
+
+def test_no_server_at_all_says_how_to_supply_the_file(tmp_path, no_mnist, monkeypatch):
+    closed = Server(silent=True)
+    closed.close()  # nothing listens on that port any more
+    monkeypatch.setenv(data.URL_VAR, closed.url('mnist.npz'))
+    with pytest.raises(data.DataError, match='failed .*refused.*pass --data PATH') as e:
+        data.load_mnist()
+    assert '\n' not in str(e.value)
+
+
+def test_a_real_process_without_data_gives_one_line_and_names_no_path_of_ours(tmp_path):
+    proc = cli('autoencoder.py', env={data.ENV_VAR: '', 'HOME': str(tmp_path), data.URL_VAR: 'http://127.0.0.1:9/x'})
+    assert proc.returncode == 2 and proc.stderr.count('\n') == 1 and 'pass --data PATH' in proc.stderr
+    assert '~/.keras/datasets' in proc.stderr and str(tmp_path) not in proc.stderr

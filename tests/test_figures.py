@@ -151,7 +151,7 @@ def test_ablation_table_summarises_seeds_symptoms_and_agreement(tmp_path):
 
 
 def test_health_figure_is_drawn_from_the_run_folder(faithful_run):
-    assert png_size(faithful_run[1] / 'health.png') == (1100, 800)
+    assert png_size(faithful_run[1] / 'health.png') == (1100, 900)
 
 
 def test_a_run_from_before_the_health_monitor_still_draws(faithful_run, tmp_path):

@@ -8,7 +8,9 @@ tf, tf1 = ae.tf, ae.tf1
 
 
 def config(**overrides):
-    return dict(ae.QUESTION, n_h1=128, n_h2=64, **overrides)
+    cfg = dict(ae.QUESTION, n_h1=128, n_h2=64, **overrides)
+    cfg.setdefault('code_activation', cfg['activation'])
+    return cfg
 
 
 def build(seed=0, **overrides):

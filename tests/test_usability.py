@@ -11,14 +11,14 @@ import pytest
 import autoencoder as ae
 import data
 import visualize
-from conftest import ROOT, SUBSET, cli, interruptible
+from conftest import HANG, ROOT, SUBSET, cli, interruptible, wait_for_line
 
 
 def short_run(out, *flags, data_path=SUBSET, cwd=ROOT):
     """A two-epoch run without figures; returns its folder."""
     proc = subprocess.run([sys.executable, str(ROOT / 'autoencoder.py'), '--data', str(data_path), '--epochs', '2',
                            '--no-figures', '--out', str(out), *map(str, flags)], cwd=cwd, capture_output=True,
-                          text=True, timeout=600)
+                          text=True, timeout=HANG)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out / proc.stdout.split('run folder: ')[1].split()[0].split('/')[-1]
 
@@ -40,61 +40,51 @@ def test_redraw_works_from_another_directory(tmp_path):
     elsewhere = tmp_path / 'elsewhere'
     elsewhere.mkdir()
     proc = subprocess.run([sys.executable, str(ROOT / 'autoencoder.py'), '--redraw', str(run_dir)], cwd=elsewhere,
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=HANG)
     assert proc.returncode == 0, proc.stderr
     assert (run_dir / 'health.png').is_file() and (run_dir / 'loss.png').is_file()
 
 
-def test_redraw_takes_the_data_from_data_or_mnist_path_and_checks_it(tmp_path):
+def test_redraw_takes_the_data_from_data_or_mnist_path_and_checks_it(tmp_path, monkeypatch, capsys):
     moved = tmp_path / 'mnist_subset.npz'
     shutil.copy(SUBSET, moved)
     run_dir = short_run(tmp_path / 'runs', data_path=moved)
     moved.rename(tmp_path / 'now_here.npz')
-    env = {k: v for k, v in ae.os.environ.items() if k != data.ENV_VAR}
-    gone = subprocess.run([sys.executable, str(ROOT / 'autoencoder.py'), '--redraw', str(run_dir)], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=600, env=dict(env, HOME=str(tmp_path)))
-    assert gone.returncode == 2 and gone.stderr.count('\n') == 1 and 'pass --data PATH' in gone.stderr
-    with_env = cli('autoencoder.py', '--redraw', run_dir, env={data.ENV_VAR: str(tmp_path / 'now_here.npz')})
-    assert with_env.returncode == 0, with_env.stderr
-    with_flag = cli('autoencoder.py', '--redraw', run_dir, '--data', tmp_path / 'now_here.npz')
-    assert with_flag.returncode == 0, with_flag.stderr
+    monkeypatch.delenv(data.ENV_VAR, raising=False)
+    monkeypatch.setattr(data, 'KERAS_CACHE', tmp_path / 'no-cache' / 'mnist.npz')
+    assert ae.main(['--redraw', str(run_dir)]) == 2
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and 'pass --data PATH' in err
+    monkeypatch.setenv(data.ENV_VAR, str(tmp_path / 'now_here.npz'))
+    assert ae.main(['--redraw', str(run_dir)]) == 0
+    monkeypatch.delenv(data.ENV_VAR)
+    assert ae.main(['--redraw', str(run_dir), '--data', str(tmp_path / 'now_here.npz')]) == 0
     raw = data.read_arrays(SUBSET)
     raw['x_test'] = raw['x_test'].copy()
     raw['x_test'][0, 0, 0] ^= 1
     np.savez(tmp_path / 'other.npz', **raw)
-    wrong = cli('autoencoder.py', '--redraw', run_dir, '--data', tmp_path / 'other.npz')
-    assert wrong.returncode == 2 and wrong.stderr.count('\n') == 1
-    assert 'not the data this run was trained on' in wrong.stderr
+    capsys.readouterr()
+    assert ae.main(['--redraw', str(run_dir), '--data', str(tmp_path / 'other.npz')]) == 2
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and 'not the data this run was trained on' in err
 
 
-def test_redraw_refuses_training_flags_and_other_modes_refuse_ablation_flags(tmp_path):
-    for flags, words in ((['--redraw', tmp_path, '--epochs', 5], 'drop --epochs'),
-                         (['--redraw', tmp_path, '--fix'], 'drop --fix'),
-                         (['--budget', 3], '--budget only apply to --ablate'),
-                         (['--seeds', 2, '--resume', tmp_path], '--seeds, --resume only apply to --ablate')):
-        proc = cli('autoencoder.py', *flags)
-        assert proc.returncode == 2 and proc.stderr.count('\n') == 1 and words in proc.stderr, (flags, proc.stderr)
+def test_redraw_refuses_training_flags(tmp_path, capsys):
+    for flags, words in ((['--redraw', str(tmp_path), '--epochs', '5'], 'drop --epochs'),
+                         (['--redraw', str(tmp_path), '--fix'], 'drop --fix')):
+        assert ae.main(flags) == 2
+        err = capsys.readouterr().err
+        assert err.count('\n') == 1 and words in err, (flags, err)
+    with pytest.raises(SystemExit):
+        ae.main(['--budget', '3'])
+    assert 'unrecognized arguments: --budget 3' in capsys.readouterr().err
 
 
-def test_a_failed_download_says_why(tmp_path, monkeypatch):
-    class NoNetwork:
-        class datasets:
-            class mnist:
-                @staticmethod
-                def load_data():
-                    raise Exception('URL fetch failure on https://storage.googleapis.com/mnist.npz: None -- '
-                                    '[Errno -3] Temporary failure in name resolution')
-    monkeypatch.delenv(data.ENV_VAR, raising=False)
-    monkeypatch.setattr(data, 'KERAS_CACHE', tmp_path / 'none' / 'mnist.npz')
-    monkeypatch.setitem(sys.modules, 'keras', NoNetwork)
-    with pytest.raises(data.DataError, match=r'download failed \(URL fetch failure .*name resolution\); pass --data'):
-        data.load_mnist()
-
-
-def test_mnist_path_pointing_nowhere_says_where_the_path_came_from(tmp_path):
-    proc = cli('autoencoder.py', env={data.ENV_VAR: str(tmp_path / 'missing.npz')})
-    assert proc.returncode == 2 and proc.stderr.count('\n') == 1
-    assert 'the path came from $MNIST_PATH' in proc.stderr and 'unset it and pass --data PATH' in proc.stderr
+def test_mnist_path_pointing_nowhere_says_where_the_path_came_from(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(data.ENV_VAR, str(tmp_path / 'missing.npz'))
+    assert ae.main([]) == 2
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and 'the path came from $MNIST_PATH' in err and 'unset it and pass --data PATH' in err
 
 
 @pytest.mark.parametrize('flags, words', [(['--batch-size', '0'], 'must be a whole number >= 1'),
@@ -132,27 +122,29 @@ def test_ctrl_c_before_training_leaves_no_folder(tmp_path):
     proc = subprocess.Popen([sys.executable, str(ROOT / 'autoencoder.py'), '--data', str(SUBSET), '--eval-chunk', '1',
                              '--out', str(tmp_path)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, preexec_fn=interruptible)
-    for line in proc.stdout:
-        if line.startswith('run folder:'):
-            break
+    wait_for_line(proc.stdout, lambda line: line.startswith('run folder:'))
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
+    out, err = proc.communicate(timeout=HANG)
     assert proc.returncode == 130 and 'Starting training' not in out
     assert err.startswith('interrupted: before training started; removed') and err.count('\n') == 1
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_subset_too_small_for_every_digit_is_refused_and_the_smallest_works(tmp_path):
-    proc = cli('autoencoder.py', '--data', SUBSET, '--subset', 69, '--out', tmp_path)
-    assert proc.returncode == 2 and 'use at least 70' in proc.stderr
+def test_a_subset_too_small_for_every_digit_is_refused_and_the_smallest_works(tmp_path, capsys):
+    assert ae.main(['--data', str(SUBSET), '--subset', '69', '--out', str(tmp_path)]) == 2
+    assert 'use at least 70' in capsys.readouterr().err
     m = data.load_mnist(SUBSET, subset=70)
     assert np.bincount(m.y[m.n_train:]).tolist() == [1] * 10 and np.bincount(m.y[:m.n_train]).tolist() == [6] * 10
     run_dir = short_run(tmp_path, '--subset', 70)
     assert json.loads((run_dir / 'metrics.json').read_text())['probe_accuracy'] is not None
 
 
-def test_the_comparison_sheet_titles_each_run_by_its_folder(tmp_path):
-    first, second = short_run(tmp_path), short_run(tmp_path)
-    assert (first.name, second.name) == ('epochs-2', 'epochs-2-2')
-    titles = [visualize.run_title(visualize.load_run(d)) for d in (first, second)]
-    assert titles[0].startswith('epochs-2: ') and titles[1].startswith('epochs-2-2: ')
+def test_the_comparison_sheet_titles_each_run_and_prints_their_key_numbers(faithful_run, fix_run, tmp_path):
+    proc = cli('visualize.py', faithful_run[1], fix_run[1], '--out', tmp_path / 'sheet.png')
+    assert proc.returncode == 0, proc.stderr
+    titles = [visualize.run_title(visualize.load_run(d)) for d in (faithful_run[1], fix_run[1])]
+    assert titles[0].startswith(faithful_run[1].name + ': ') and titles[1].startswith(fix_run[1].name + ': ')
+    table = {line.split('  ')[0]: line for line in proc.stdout.splitlines() if '  ' in line}
+    assert 'collapsed' in table['code'] and 'not collapsed' in table['code']
+    assert 'one output' in table['failure symptoms'] and table['images'].split()[1:] == ['1400', '1400']
+    assert (tmp_path / 'sheet.png').stat().st_size > 50000

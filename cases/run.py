@@ -1,0 +1,127 @@
+"""Run every case and its fix (or those named), and print what the pre-flight check and the monitor said.
+
+    python cases/run.py                              # every case; writes cases/results.json
+    python cases/run.py keras_3642 question          # some of them, printed only
+    python cases/run.py --table                      # the README's table, from cases/results.json
+    python cases/run.py --doc > docs/cases.md        # every case in detail, from cases/results.json
+"""
+import importlib
+import json
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from cases import common  # noqa: E402
+
+CASES = ['keras_3642', 'so_52441877', 'mikesj_pr9', 'so_44601367', 'cv_245448', 'libsdae_3', 'cv_269718', 'question',
+         'control_kerasio_conv', 'control_cv_441750']
+
+
+def words(findings, level='failure'):
+    return ', '.join(common.diagnostics.WORDS[f['rule']] for f in findings if f['level'] == level) or '-'
+
+
+def numbers(result):
+    """How far from failing a run ended: its loss against the mean input's (above the minimum), its output diversity."""
+    m = result['metrics']
+    b, end = m['baselines'], m['health'][-1]
+    gap = b['mean_input'] - b['floor']
+    return {'epochs': m['epochs_done'], 'final_loss': m['final_loss'],
+            'vs_mean_input': (m['final_loss'] - b['floor']) / gap if gap > 0 else None,
+            'output_diversity': end['output_diversity']}
+
+
+def main(names):
+    results = {}
+    t0 = time.perf_counter()
+    for name in names:
+        case = importlib.import_module(f'cases.{name}')
+        broken = common.run(case, False)
+        fixed = common.run(case, True) if case.NAMES else broken  # a control has nothing to fix
+        names_cause, clean = common.verdict(case, broken, fixed)
+        results[name] = dict(source=case.SOURCE, cause=case.CAUSE, fix=case.FIX, names=list(case.NAMES),
+                             preflight=broken['preflight'], findings=broken['findings'],
+                             fixed_preflight=fixed['preflight'], fixed_findings=fixed['findings'],
+                             names_cause=names_cause, fixed_clean=clean, numbers=dict(as_reported=numbers(broken),
+                                                                                       fixed=numbers(fixed)),
+                             seconds=round(broken['seconds'] + fixed['seconds'], 1))
+        r = results[name]
+        print(f'{name}: pre-flight [{words(r["preflight"])}] run [{words(r["findings"])}] warnings '
+              f'[{words(r["findings"], "warning")}] | fixed: pre-flight [{words(r["fixed_preflight"])}] run '
+              f'[{words(r["fixed_findings"])}] warnings [{words(r["fixed_findings"], "warning")}] | '
+              f'names the cause: {names_cause}, fixed clean: {clean} ({r["seconds"]} s) | end of training, as reported '
+              f'and fixed: {r["numbers"]}', flush=True)
+    print(f'{time.perf_counter() - t0:.0f} s in all')
+    return results
+
+
+def table(results):
+    """The README's table: one row per case."""
+    rows = ['| case | documented cause | pre-flight said | the run said | fixed version | passes |',
+            '|---|---|---|---|---|---|']
+    for name, r in results.items():
+        fixed = 'clean' if r['fixed_clean'] else f'not clean: {words(r["fixed_findings"])}'
+        if not r['names']:
+            fixed = '(a control: nothing to fix)'
+        passes = 'yes' if r['names_cause'] and r['fixed_clean'] else \
+            'no: ' + '; '.join(w for ok, w in ((r['names_cause'], 'misses the cause'),
+                                                (r['fixed_clean'], 'the fix leaves a failure')) if not ok)
+        rows.append(f'| [{name}]({r["source"].split()[0]}) | {r["cause"]} | {words(r["preflight"])} | '
+                    f'{words(r["findings"])} | {fixed} | {passes} |')
+    return '\n'.join(rows)
+
+
+def finding_list(findings):
+    return '\n'.join(f'  - {f["level"]}: {f["evidence"]}' for f in findings) or '  - nothing'
+
+
+def doc(results):
+    """docs/cases.md: each case's docstring, and what the checks said as reported and fixed."""
+    parts = ['# The corpus: real "my autoencoder does not learn" cases', '',
+             'Written by `python cases/run.py --doc` from `cases/results.json` (itself written by `python cases/run.py`, '
+             'on the 1400-image MNIST subset committed in `tests/data/`). Each case\'s script is `cases/<name>.py`; '
+             '`python cases/<name>.py` runs it and its fix and prints what each check said.', '',
+             table(results), '']
+    for name, r in results.items():
+        case = importlib.import_module(f'cases.{name}')
+        n = r['numbers']
+        parts += [f'## {name}', '', f'Source: {r["source"]}', '', case.__doc__.strip(), '',
+                  f'- Symptom reported: {case.SYMPTOM}', f'- Cause given: {r["cause"]}', f'- Fix given: {r["fix"]}',
+                  f'- Rules that name that cause: {", ".join(r["names"]) or "none (a control)"}', '',
+                  'Pre-flight, as reported:', finding_list(r['preflight']), '',
+                  f'After training, as reported ({n["as_reported"]["epochs"]} epochs; loss '
+                  f'{fmt(n["as_reported"]["vs_mean_input"])} of the mean input\'s, output diversity '
+                  f'{fmt(n["as_reported"]["output_diversity"], False)}):', finding_list(r['findings']), '']
+        if r['names']:
+            parts += ['Pre-flight, fixed:', finding_list(r['fixed_preflight']), '',
+                      f'After training, fixed (loss {fmt(n["fixed"]["vs_mean_input"])} of the mean input\'s, output '
+                      f'diversity {fmt(n["fixed"]["output_diversity"], False)}):', finding_list(r['fixed_findings']), '']
+        if getattr(case, 'EXPECTED', (True, True)) != (True, True):
+            note = [line[2:] for line in open(HERE / f'{name}.py').read().splitlines() if line.startswith('# ')]
+            parts += ['**Marked in the table:** ' + ' '.join(note), '']
+    return '\n'.join(parts)
+
+
+def fmt(value, times=True):
+    """A ratio to the mean input's loss ('0.91x'), or an output diversity ('0.246')."""
+    if value is None:  # inputs all alike, or a loss whose baseline is not above its minimum (targets out of range)
+        return 'n/a'
+    return f'{value:.2f}x' if times else f'{value:.3f}'
+
+
+if __name__ == '__main__':
+    args = sys.argv[1:]
+    if args in (['--table'], ['--doc']):
+        results = json.loads((HERE / 'results.json').read_text())
+        print(table(results) if args == ['--table'] else doc(results))
+        sys.exit(0)
+    out = HERE / 'results.json' if not args else None
+    if '--out' in args:
+        out = Path(args[args.index('--out') + 1])
+        del args[args.index('--out'):args.index('--out') + 2]
+    results = main(args or CASES)
+    if out:
+        out.write_text(json.dumps(results, indent=1) + '\n')
