@@ -15,6 +15,7 @@ TerminateOnNaN does that). Keras 3 on the TensorFlow backend.
 import json
 import math
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -211,10 +212,12 @@ class HealthMonitor(keras.callbacks.Callback):
         self.sample, self.targets = _arrays(sample, targets)
         self.every, self.out, self.verbose = every, Path(out) if out else None, verbose
         self.findings, self.metrics, self.health = [], None, []
+        self.seconds = 0.0  # spent in this callback, so that its cost can be measured within one fit
         self._probe = self._weights = self._step_before = self._step_update = self._writer = None
         self._epoch, self._epochs_done, self._nonfinite = 0, 0, None
 
     def _check(self, epoch):
+        t0 = time.perf_counter()
         snap, self._weights, _ = self._probe.measure(epoch, self.sample, self.targets, self._weights)
         if self._step_update:
             snap['step_update'], self._step_update = self._step_update, None
@@ -225,9 +228,12 @@ class HealthMonitor(keras.callbacks.Callback):
                 for tag, value in diagnostics.health_scalars(snap).items():
                     tf.summary.scalar(tag, value, step=epoch)
             self._writer.flush()
+        self.seconds += time.perf_counter() - t0
 
     def on_train_begin(self, logs=None):
+        t0 = time.perf_counter()
         self._probe = Probe(self.model, self.sample)
+        self.seconds = time.perf_counter() - t0  # the first check adds its own time
         self.health, self._weights, self._epochs_done, self._nonfinite = [], None, 0, None
         if self.out:
             self.out.mkdir(parents=True, exist_ok=True)
@@ -239,15 +245,19 @@ class HealthMonitor(keras.callbacks.Callback):
 
     def on_train_batch_begin(self, batch, logs=None):
         if batch == 0 and self._due(self._epoch):  # one step's update, for the learning-rate rules
+            t0 = time.perf_counter()
             self._step_before = {k: np.asarray(v) for k, v in self._probe.kernels.items()}
+            self.seconds += time.perf_counter() - t0
 
     def on_train_batch_end(self, batch, logs=None):
         if self._step_before is not None:
+            t0 = time.perf_counter()
             self._step_update = {k: (float(np.linalg.norm(np.asarray(v) - self._step_before[k])
                                            / np.linalg.norm(self._step_before[k]))
                                      if np.linalg.norm(self._step_before[k]) > 0 else None)
                                  for k, v in self._probe.kernels.items()}
             self._step_before = None
+            self.seconds += time.perf_counter() - t0
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
