@@ -89,9 +89,10 @@ def make_parser():
                    help='CPU threads of each run; a run\'s last digits depend on it, so it stays the same whatever '
                         '--jobs is (default: 1; with --resume: as recorded)')
     p.add_argument('--resume', metavar='FOLDER', default=None,
-                   help='continue the ablation in FOLDER (one holding its ablation.json) with the settings it recorded: '
-                        'finished runs are kept, the rest run')
-    p.add_argument('--out', default='runs', help='the ablation writes a new folder "ablation" here (default: %(default)s)')
+                   help='continue the ablation in FOLDER (one holding its ablation.json) with the settings it '
+                        'recorded: finished runs are kept, the rest run')
+    p.add_argument('--out', default='runs',
+                   help='the ablation writes a new folder "ablation" here (default: %(default)s)')
     p.add_argument('--no-figures', dest='figures', action='store_false',
                    help='skip each run\'s seven PNGs; the table and ablation.png are still drawn (default: draw them)')
     return p
@@ -129,8 +130,9 @@ def read_summary(root):
         problem = f'it holds a {type(summary).__name__}, not an object'
     elif not isinstance(summary.get('settings'), dict):
         problem = '"settings" is missing or not an object'
-    elif not isinstance(summary.get('rows'), list) or not all(isinstance(r, dict) and isinstance(r.get('label'), str)
-                                                             and isinstance(r.get('seed'), int) for r in summary['rows']):
+    elif not isinstance(summary.get('rows'), list) or not all(
+            isinstance(r, dict) and isinstance(r.get('label'), str) and isinstance(r.get('seed'), int)
+            for r in summary['rows']):
         problem = '"rows" is missing or not a list of runs with a label and a seed'
     elif summary['settings'].get('format') != FORMAT:
         problem = f'its format is {summary["settings"].get("format")!r}, this program writes {FORMAT}'
@@ -159,8 +161,9 @@ def plan_settings(args, summary=None):
     if differ:
         flag = {'order': '--order', 'first_seed': '--seed', 'budget': '--budget', 'threads': '--threads'}
         was = ', '.join(f'{flag[k]} {settings.get(k)} (given: {given[k]})' for k in differ)
-        raise UsageError(f'--resume {args.resume}: that ablation ran with {was}; drop {", ".join(flag[k] for k in differ)} '
-                         f'(a resumed ablation keeps its settings) or start a new one without --resume')
+        drop = ', '.join(flag[k] for k in differ)
+        raise UsageError(f'--resume {args.resume}: that ablation ran with {was}; drop {drop} (a resumed ablation keeps '
+                         f'its settings) or start a new one without --resume')
     return settings
 
 
@@ -185,7 +188,7 @@ def run_argv(flags, seed, settings, mnist, figures):
 
 
 def planned(args, settings, seeds, mnist, rows):
-    """{label, seed, argv, cfg, name, shown flags} of every run of `rows` (numbers of CONFIGURATIONS), in table order."""
+    """{label, seed, argv, cfg, name, shown flags} of every run of `rows` (CONFIGURATIONS' numbers), in table order."""
     out, names = [], set()
     for seed in seeds:  # seed by seed, so that a stopped ablation already holds whole passes over the configurations
         for k in range(1, len(CONFIGURATIONS) + 1):
@@ -363,7 +366,8 @@ def run_all(args, root, summary, plan):
               f'{resume_command(root, args.jobs)}', file=sys.stderr)
         return 1
     print(f'\nablation done ({visualize.fmt_time(time.time() - t0)} this time, '
-          f'{visualize.fmt_time(summary["seconds"])} over all its runs): {root / "ablation.md"}, {root / "ablation.png"}')
+          f'{visualize.fmt_time(summary["seconds"])} over all its runs): {root / "ablation.md"}, '
+          f'{root / "ablation.png"}')
     return 0
 
 

@@ -179,8 +179,8 @@ def layer_sums(a, activation, percentiles=True, shift=None):
     shift = a.mean(0) if shift is None else shift
     d = a - shift
     values = a.ravel()
-    sums = {'n': len(a), 'shift': shift, 'sum': d.sum(0, dtype=np.float64), 'sumsq': np.square(d).sum(0, dtype=np.float64),
-            'derivative': None, 'stuck': None,
+    sums = {'n': len(a), 'shift': shift, 'sum': d.sum(0, dtype=np.float64),
+            'sumsq': np.square(d).sum(0, dtype=np.float64), 'derivative': None, 'stuck': None,
             'percentiles': np.percentile(values[::max(1, len(values) // PERCENTILE_VALUES)], (10, 90))
             if percentiles else None}
     if activation == 'sigmoid':
@@ -278,8 +278,8 @@ def data_stats(x, targets, output_activation):
     lo, hi = RANGES.get(output_activation, (-math.inf, math.inf))
     margin = TARGET_MARGIN * float(t.max() - t.min()) if t.size else 0.0
     outside = float(np.mean((t < lo - margin) | (t > hi + margin))) if t.size else 0.0
-    return {'input_rms': float(np.sqrt(np.mean(np.square(x)))), 'target_min': float(t.min()), 'target_max': float(t.max()),
-            'target_outside': outside, 'output_range': [lo, hi],
+    return {'input_rms': float(np.sqrt(np.mean(np.square(x)))), 'target_min': float(t.min()),
+            'target_max': float(t.max()), 'target_outside': outside, 'output_range': [lo, hi],
             'target_rows_sum_to_1': bool(np.allclose(t.sum(axis=1), 1, rtol=0.01))}
 
 
@@ -379,10 +379,11 @@ def _checks(m):
                                           f'inputs'))
     if trained and m.get('final_loss') is not None and m.get('baselines') and math.isfinite(m['final_loss']):
         loss, mean, floor, words = _plateau(m)
-        # no plateau to judge when the mean input is already the best (inputs all alike) or the loss is meaningless there
+        # no plateau to judge when the mean input is the best (inputs all alike) or the loss means nothing there
         ratio = (loss - floor) / (mean - floor) if mean > floor else None
         if ratio is not None and ratio >= PLATEAU:
-            what = f'stuck on the {words[4:].replace(" ", "-")} plateau' if ratio <= 2 - PLATEAU else f'no better than {words}'
+            what = (f'stuck on the {words[4:].replace(" ", "-")} plateau' if ratio <= 2 - PLATEAU
+                    else f'no better than {words}')
             never = 'plateau_exit_epoch' in m and m['plateau_exit_epoch'] is None
             exit_text = f' (never below {PLATEAU_EXIT}x in {m["epochs_done"]} epochs)' if never else ''
             above = f', counted from the loss\'s minimum {floor:.4g} on these targets' if floor else ''
@@ -429,12 +430,13 @@ def _checks(m):
         if trained and steps:
             fastest = max(steps, key=steps.get)
             if steps[fastest] > STEP_UPDATE[1]:
-                out.append(('learning_rate_high', f'learning rate too high: one step moves {net["kernels"].get(fastest, fastest)} '
-                                                  f'by {steps[fastest]:.2g} of its size'))
+                name = net['kernels'].get(fastest, fastest)
+                out.append(('learning_rate_high', f'learning rate too high: one step moves {name} by '
+                                                  f'{steps[fastest]:.2g} of its size'))
             elif steps[fastest] < STEP_UPDATE[0]:
-                out.append(('learning_rate_low', f'learning rate too low: one step moves even the fastest weight matrix, '
-                                                 f'{net["kernels"].get(fastest, fastest)}, by only '
-                                                 f'{steps[fastest]:.2g} of its size'))
+                name = net['kernels'].get(fastest, fastest)
+                out.append(('learning_rate_low', f'learning rate too low: one step moves even the fastest weight '
+                                                 f'matrix, {name}, by only {steps[fastest]:.2g} of its size'))
     return out
 
 

@@ -93,7 +93,7 @@ class Probe:
         self.output = self.keys[-1]
         widths = {layer.name: int(np.prod(taps[k][1].shape[1:])) for k, layer in measured}
         hidden = [key for key in self.keys if key != self.output]
-        code = min(reversed(hidden), key=lambda key: widths[key]) if hidden else None  # the narrowest, the later if tied
+        code = min(reversed(hidden), key=lambda key: widths[key]) if hidden else None  # narrowest; the later if tied
         self.kernels = {}
         for _, layer in measured:
             kernel = getattr(layer, 'kernel', None)

@@ -1,24 +1,41 @@
 """The question's pictures, and more, drawn from a finished run folder (no TensorFlow needed).
 
     python visualize.py runs/question                       # redraw every figure of one run, in its folder
-    python visualize.py runs/question runs/fix --out figures/before_after.png   # plus a side-by-side sheet
+    python visualize.py runs/question runs/fix --out figures/before_after.png   # a side-by-side sheet, key numbers
+    python visualize.py runs/ablation                       # an ablation's table and figure
 
 A run folder holds config.json, metrics.json and arrays.npz (written by autoencoder.py); each plotting
 function below takes plain arrays and saves one PNG.
 """
-import argparse
 import json
 import sys
 from pathlib import Path
 
-import matplotlib
-import matplotlib.ticker
+import data
+
+
+def make_parser():
+    """The command line."""
+    p = data.OneLineErrors(prog='visualize.py',
+                           description='Redraw the figures of finished autoencoder runs from their folders '
+                                       '(config.json, metrics.json, arrays.npz); no training, no TensorFlow.')
+    p.add_argument('runs', nargs='+', metavar='RUN_DIR',
+                   help='run folders written by autoencoder.py; an ablation folder redraws ablation.md and .png')
+    p.add_argument('--out', default='comparison.png',
+                   help='where to save the side-by-side sheet when two or more runs are given (default: %(default)s)')
+    return p
+
+
+if __name__ == '__main__':
+    make_parser().parse_args()  # a mistyped flag is answered now, before matplotlib loads
+
+import matplotlib  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-import data  # noqa: E402
 import diagnostics  # noqa: E402
 
 DPI = 100
@@ -591,14 +608,7 @@ def key_numbers(runs):
 
 def main(argv=None):
     """Redraw the figures of each run folder given; with two or more, also a comparison sheet and the key numbers."""
-    p = data.OneLineErrors(prog='visualize.py',
-                      description='Redraw the figures of finished autoencoder runs from their folders '
-                                  '(config.json, metrics.json, arrays.npz); no training, no TensorFlow.')
-    p.add_argument('runs', nargs='+', metavar='RUN_DIR',
-                   help='run folders written by autoencoder.py; an ablation folder redraws ablation.md and .png')
-    p.add_argument('--out', default='comparison.png',
-                   help='where to save the side-by-side sheet when two or more runs are given (default: %(default)s)')
-    args = p.parse_args(argv)
+    args = make_parser().parse_args(argv)
     try:
         ablations = [Path(r) for r in args.runs if (Path(r) / 'ablation.json').is_file()]
         for root in ablations:

@@ -2,8 +2,8 @@
 
 As reported: Dense(32, relu) -> Dense(784, sigmoid), adadelta, binary cross-entropy, batch 256, MNIST as
 keras.datasets gives it (uint8 0-255, never divided by 255). Adadelta's learning rate is 1.0, Keras 1's default
-then (Keras 3's default is 0.001). The blog trained 50 epochs on 60000 images (11700 steps); the case passes the 1200-image subset 10 times
-an epoch for 12 epochs (565 steps) and checks every 2.
+then (Keras 3's default is 0.001). The blog trained 50 epochs on 60000 images (11700 steps); the case passes the
+1200-image subset 10 times an epoch for 12 epochs (565 steps) and checks every 2.
 """
 import keras
 from keras import layers

@@ -1,10 +1,10 @@
 """rajarsheem/libsdae-autoencoder-tensorflow issue 3: softmax as the hidden activation of a denoising autoencoder.
 
-As reported: StackedAutoEncoder(dims=[100], activations=['softmax'], noise='gaussian', epoch=[1000],
-loss='cross-entropy', lr=0.005, batch_size=100) on MNIST. The library (read at its source): weights and biases
-drawn from a standard normal truncated at 2, a linear decoder with the transposed encoder weights (here an
-untied Dense, initialised the same way), Adam, the loss -mean(x * log(decoded)), Gaussian noise of standard
-deviation 0.1 on the inputs, and 1000 steps of one random batch each (here: the subset passed 10 times an epoch, 8 epochs, 960 steps).
+As reported: StackedAutoEncoder(dims=[100], activations=['softmax'], noise='gaussian', epoch=[1000], loss='cross-
+entropy', lr=0.005, batch_size=100) on MNIST. The library (read at its source): weights and biases drawn from a
+standard normal truncated at 2, a linear decoder with the transposed encoder weights (here an untied Dense,
+initialised the same way), Adam, the loss -mean(x * log(decoded)), Gaussian noise of standard deviation 0.1 on the
+inputs, and 1000 steps of one random batch each (here: the subset passed 10 times an epoch, 8 epochs, 960 steps).
 The fix: what the maintainer suggested, relu in the hidden layer and learning rate 1e-4 (the outcome was not
 recorded).
 """

@@ -12,7 +12,8 @@ try:
 except ImportError:  # run as a script: python cases/question.py
     import common
 
-SOURCE = 'https://52sbl.cn/discussion/56543.html (a translation of the Data Science StackExchange question this project reproduces)'
+SOURCE = ('https://52sbl.cn/discussion/56543.html (a translation of the Data Science StackExchange question this project '
+          'reproduces)')
 SYMPTOM = 'one output for every input; the loss stays at the mean image\'s'
 CAUSE = 'seven sigmoid layers in a row: the input\'s differences vanish before the output, and so does the gradient'
 FIX = 'ReLU in the hidden layers, 5x5 and 3x3 kernels, Adam 1e-3 (autoencoder.py --fix)'

@@ -1,8 +1,8 @@
 """StackOverflow question 52441877: softmax across the 784 output pixels of a dense autoencoder.
 
-As reported: Dense 784-128-64-28-64-128 (relu) -> Dense(784, softmax), binary cross-entropy, adam, batch 100,
-MNIST as keras.datasets gives it (0-255). They trained 5 epochs on 60000 images (3000 steps); the case passes the subset 10 times an epoch
-for 4 epochs (480 steps).
+As reported: Dense 784-128-64-28-64-128 (relu) -> Dense(784, softmax), binary cross-entropy, adam, batch 100, MNIST
+as keras.datasets gives it (0-255). They trained 5 epochs on 60000 images (3000 steps); the case passes the subset
+10 times an epoch for 4 epochs (480 steps).
 """
 import keras
 from keras import layers

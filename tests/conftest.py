@@ -38,6 +38,13 @@ def cli(script, *args, timeout=HANG, **kwargs):
                           text=True, timeout=timeout, env=env, **kwargs)
 
 
+def pytest_collection_modifyitems(items):
+    """With pytest-xdist's --dist loadgroup: tests that share a slow fixture go to one worker, which runs it once."""
+    for item in items:
+        shared = {'faithful_run', 'fix_run'} & set(item.fixturenames)
+        item.add_marker(pytest.mark.xdist_group('question-runs' if shared else item.module.__name__))
+
+
 @pytest.fixture(scope='session')
 def subset():
     """The committed subset, in the question's label order."""

@@ -148,3 +148,13 @@ def test_the_comparison_sheet_titles_each_run_and_prints_their_key_numbers(faith
     assert 'collapsed' in table['code'] and 'not collapsed' in table['code']
     assert 'one output' in table['failure symptoms'] and table['images'].split()[1:] == ['1400', '1400']
     assert (tmp_path / 'sheet.png').stat().st_size > 50000
+
+
+@pytest.mark.parametrize('script', ['autoencoder.py', 'ablation.py', 'visualize.py'])
+def test_a_mistyped_flag_is_answered_before_the_heavy_imports(script):
+    code = (f'import runpy, sys\nsys.argv = [{script!r}, "--epocs", "1"]\ntry:\n'
+            f'    runpy.run_path({script!r}, run_name="__main__")\nexcept SystemExit as e:\n    print("exit", e.code)\n'
+            f'print(sorted({{m.split(".")[0] for m in sys.modules}} & {{"tensorflow", "keras", "matplotlib", "sklearn"}}))')
+    proc = subprocess.run([sys.executable, '-c', code], cwd=ROOT, capture_output=True, text=True, timeout=HANG)
+    assert proc.stdout.splitlines() == ['exit 2', '[]'], proc.stdout + proc.stderr
+    assert 'unrecognized arguments: --epocs' in proc.stderr
