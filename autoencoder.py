@@ -146,7 +146,7 @@ def make_parser():
                    help='skip drawing the PNGs at the end (default: draw them)')
     o.add_argument('--redraw', metavar='RUN_DIR', default=None,
                    help='recompute the diagnostics and figures of a run (finished or interrupted) from its '
-                        'checkpoint, no training; --data or $MNIST_PATH may say where its data is now')
+                        'checkpoint, no training; its data: --data, else where the run found it, else $MNIST_PATH')
     return p
 
 
@@ -808,13 +808,13 @@ def load_data(settings):
 
 
 def redraw_data(record, data_path):
-    """The data a run was trained on: from --data, else $MNIST_PATH, else where the run found it; hash-checked."""
+    """The data a run was trained on: from --data, else where the run found it, else $MNIST_PATH; hash-checked."""
     recorded = record.get('data_path') or record.get('data')
-    if data_path is None and not os.environ.get(data.ENV_VAR) and recorded:
-        if not Path(recorded).exists():
-            raise UsageError(f'{recorded}: the data this run was trained on is not there any more; pass --data PATH '
-                             f'(or set ${data.ENV_VAR}) with where it is now')
-        data_path = recorded
+    if data_path is None and recorded and Path(recorded).exists():
+        data_path = recorded  # the very file, even when $MNIST_PATH names other data
+    elif data_path is None and recorded and not os.environ.get(data.ENV_VAR):
+        raise UsageError(f'{recorded}: the data this run was trained on is not there any more; pass --data PATH '
+                         f'(or set ${data.ENV_VAR}) with where it is now')
     mnist = data.load_mnist(data_path, order=record['order'], subset=record['subset'], seed=record['seed'],
                             verify=record['verify'] if 'data_sha256' not in record else False)
     if record.get('data_sha256', mnist.sha256) != mnist.sha256:

@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SUBSET = ROOT / 'tests' / 'data' / 'mnist_subset.npz'
 HANG = 1800  # seconds: a timeout only catches a hang; a slow, busy machine must never reach it
 sys.path.insert(0, str(ROOT))
+os.environ.pop('MNIST_PATH', None)  # the tests use the committed subset, whatever MNIST a user's shell names
 
 
 def interruptible():
@@ -36,13 +37,6 @@ def cli(script, *args, timeout=HANG, **kwargs):
     env = dict(os.environ, **kwargs.pop('env', {}))
     return subprocess.run([sys.executable, str(ROOT / script), *map(str, args)], cwd=ROOT, capture_output=True,
                           text=True, timeout=timeout, env=env, **kwargs)
-
-
-def pytest_collection_modifyitems(items):
-    """With pytest-xdist's --dist loadgroup: tests that share a slow fixture go to one worker, which runs it once."""
-    for item in items:
-        shared = {'faithful_run', 'fix_run'} & set(item.fixturenames)
-        item.add_marker(pytest.mark.xdist_group('question-runs' if shared else item.module.__name__))
 
 
 @pytest.fixture(scope='session')

@@ -67,6 +67,10 @@ def test_redraw_takes_the_data_from_data_or_mnist_path_and_checks_it(tmp_path, m
     assert ae.main(['--redraw', str(run_dir), '--data', str(tmp_path / 'other.npz')]) == 2
     err = capsys.readouterr().err
     assert err.count('\n') == 1 and 'not the data this run was trained on' in err
+    # $MNIST_PATH naming other data does not hide the run's own file, still where it was
+    monkeypatch.setenv(data.ENV_VAR, str(tmp_path / 'other.npz'))
+    (tmp_path / 'now_here.npz').rename(moved)
+    assert ae.main(['--redraw', str(run_dir)]) == 0
 
 
 def test_redraw_refuses_training_flags(tmp_path, capsys):
