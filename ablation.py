@@ -404,7 +404,7 @@ def ablate(args):
     chosen = args.rows or (summary or {}).get('chosen') or list(range(1, len(CONFIGURATIONS) + 1))
     summary = dict(command=' '.join(['python', 'ablation.py', *sys.argv[1:]]), settings=settings, data=mnist.content,
                    data_path=mnist.path, n_images=len(mnist.y), n_train=mnist.n_train, cores=os.cpu_count(),
-                   machine=ae.machine(), budget=settings['budget'], seeds=seeds, chosen=chosen,
+                   machine=data.machine(), budget=settings['budget'], seeds=seeds, chosen=chosen,
                    configurations=[label for label, _ in CONFIGURATIONS], baselines=diagnostics.baselines(mnist.x),
                    rows=rows, seconds=sum(r.get('total_seconds', r['seconds']) for r in rows))
     done = {(r['label'], r['seed']) for r in rows}

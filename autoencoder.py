@@ -22,7 +22,6 @@ import contextlib
 import json
 import math
 import os
-import platform
 import random
 import shutil
 import signal
@@ -698,22 +697,12 @@ def build_session(cfg):
     return graph, g, summary_op, saver, sess
 
 
-def machine():
-    """The CPU model and core count, so a quoted time says where it was measured."""
-    try:
-        with open('/proc/cpuinfo') as f:
-            model = next(line.split(':', 1)[1].strip() for line in f if line.startswith('model name'))
-    except (OSError, StopIteration):
-        model = platform.processor() or platform.machine()
-    return f'{model}, {os.cpu_count()} cores'
-
-
 def config_record(cfg, mnist):
     """config.json: every setting, the data it ran on (where, and its hash), versions, machine and command."""
     record = dict(cfg, kernels=kernels_text(cfg['kernels']))
     record.update(data_source=mnist.source, data_path=mnist.path, data_sha256=mnist.sha256, data_content=mnist.content,
                   n_images=len(mnist.y), n_train=mnist.n_train, tensorflow=tf.__version__, numpy=np.__version__,
-                  python=sys.version.split()[0], machine=machine(), cwd=os.getcwd(),
+                  python=sys.version.split()[0], machine=data.machine(), cwd=os.getcwd(),
                   command=' '.join(['python', 'autoencoder.py'] + sys.argv[1:]),
                   started=time.strftime('%Y-%m-%d %H:%M:%S'))
     return record

@@ -11,6 +11,7 @@ import gzip
 import hashlib
 import math
 import os
+import platform
 import shutil
 import tempfile
 import urllib.request
@@ -314,3 +315,13 @@ def add_data_arguments(parser, subset=True):
         d.add_argument('--subset', metavar='N', type=POSITIVE_INT, default=None,
                        help='train on a balanced, seeded subset of N images (6/7 train, 1/7 test) (default: all)')
     return d
+
+
+def machine():
+    """The CPU model and core count, so a quoted time says where it was measured."""
+    try:
+        with open('/proc/cpuinfo') as f:
+            model = next(line.split(':', 1)[1].strip() for line in f if line.startswith('model name'))
+    except (OSError, StopIteration):
+        model = platform.processor() or platform.machine()
+    return f'{model}, {os.cpu_count()} cores'

@@ -20,6 +20,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+import data  # noqa: E402  (no TensorFlow: the machine's name, and MNIST in the workers)
+
 KERNELS = (5, 3)
 BATCH = 1000
 
@@ -223,7 +226,6 @@ def main():
         print(json.dumps(worker_probe(args.run)))
         return
     if args.worker:
-        import data
         x = data.load_mnist(args.data or None).x[:args.images]
         if args.worker in ('callback', 'plain'):
             seconds, share = worker_callback(x, args.epochs, args.sample, monitor=args.worker == 'callback')
@@ -233,7 +235,7 @@ def main():
         print(json.dumps({'images_per_second': rate}))
         return
     parts = args.only or ['faithful', 'probe', 'callback', 'step']
-    print(f'machine: {machine_name()}', flush=True)
+    print(f'machine: {data.machine()}', flush=True)
     if 'faithful' in parts or 'probe' in parts:  # first, so the peak memory of finished children is this run's alone
         with tempfile.TemporaryDirectory() as tmp:
             faithful = faithful_run(args, tmp)
@@ -282,16 +284,6 @@ def main():
         print(f'| ours achieved | {o * train / 1e9:.1f} GFLOP/s |')
         print(f'| numpy float32 2048x2048 matmul | {limit:.1f} GFLOP/s |')
         print(f'| ours / matmul limit | {o * train / 1e9 / limit:.2f} |')
-
-
-def machine_name():
-    """The CPU model and core count (as autoencoder.py records it), without importing TensorFlow here."""
-    try:
-        with open('/proc/cpuinfo') as f:
-            model = next(line.split(':', 1)[1].strip() for line in f if line.startswith('model name'))
-    except (OSError, StopIteration):
-        model = '?'
-    return f'{model}, {os.cpu_count()} cores'
 
 
 if __name__ == '__main__':
