@@ -48,7 +48,7 @@ RULES = [
      'compete)', None, 'use sigmoid on the output (each pixel in [0,1] on its own)'),
     ('one_output', 'outcome', f'output diversity under {ONE_OUTPUT}; before training, only if the last hidden layer '
      f'also spreads under {COLLAPSE_RATIO:.0%} of its scale across inputs', '--activation relu, or --batching fixed for '
-     f'501 epochs',
+     '501 epochs',
      'the input does not reach the output: see the causes listed with it'),
     ('collapsed_code', 'outcome', f'the narrowest layer\'s spread across inputs under {COLLAPSE_RATIO:.0%} of its '
      f'scale after training', None, 'the code is the same for every input: see the causes listed with it'),

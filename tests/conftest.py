@@ -1,4 +1,6 @@
 """Shared fixtures: the committed MNIST subset and a way to run the command line."""
+import fcntl
+import json
 import os
 import queue
 import signal
@@ -47,12 +49,20 @@ def subset():
 
 
 def finished_run(tmp_path_factory, name, *flags):
-    """Run autoencoder.py on the subset into a fresh folder; return (completed process, run folder)."""
-    out = tmp_path_factory.mktemp(name)
-    proc = cli('autoencoder.py', '--data', SUBSET, '--out', out, *flags)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    """Run autoencoder.py on the subset once for all test processes; return (completed process, run folder)."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get('PYTEST_XDIST_WORKER'):
+        root = root.parent  # the folder the xdist workers share: the first to ask makes the run, the others read it
+    out, record = root / f'shared-{name}', root / f'shared-{name}.json'
+    with open(root / f'shared-{name}.lock', 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if this process dies
+        if not record.exists():
+            proc = cli('autoencoder.py', '--data', SUBSET, '--out', out, *flags)
+            assert proc.returncode == 0, proc.stderr[-3000:]
+            record.write_text(json.dumps(dict(args=proc.args, stdout=proc.stdout, stderr=proc.stderr)))
+    saved = json.loads(record.read_text())
     (run_dir,) = [p for p in out.iterdir() if p.is_dir()]
-    return proc, run_dir
+    return subprocess.CompletedProcess(saved['args'], 0, saved['stdout'], saved['stderr']), run_dir
 
 
 @pytest.fixture(scope='session')

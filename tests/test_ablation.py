@@ -26,11 +26,17 @@ def histories(root):
             for r in json.loads((root / 'ablation.json').read_text())['rows']}
 
 
+# Five configurations whose findings before the monitor was generalised hold every rule found on the 14 rows then
+# (row 8 came later); each run costs a TensorFlow start-up, so the smoke runs these rather than all 15.
+SMOKE_ROWS = (2, 6, 8, 9, 11)
+
+
 @pytest.fixture(scope='module')
 def smoke(tmp_path_factory):
-    """Every configuration, capped at 20 epochs of the subset, two at a time."""
+    """Five configurations, capped at 20 epochs of the subset, two at a time."""
     out = tmp_path_factory.mktemp('smoke')
-    proc = cli('ablation.py', '--budget', 20, '--data', SUBSET, '--no-figures', '--jobs', 2, '--out', out)
+    proc = cli('ablation.py', '--rows', ','.join(map(str, SMOKE_ROWS)), '--budget', 20, '--data', SUBSET,
+               '--no-figures', '--jobs', 2, '--out', out)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     return out / 'ablation', proc
 
@@ -47,29 +53,33 @@ def smoke_histories(smoke, labels):
 def test_the_smoke_ablation_tabulates_every_row_with_its_symptoms(smoke):
     root, proc = smoke
     rows = table_rows(root)
-    assert [int(r.split('|')[1]) for r in rows] == list(range(1, len(ablation.CONFIGURATIONS) + 1))
-    assert '| question before its edit | `--no-shuffle --epochs 20` |' in rows[0]
+    assert [int(r.split('|')[1]) for r in rows] == list(SMOKE_ROWS)
+    assert '| question as posted | `--epochs 20` |' in rows[0]
     header = next(line for line in (root / 'ablation.md').read_text().splitlines() if line.startswith('| # |'))
-    cells = [c.strip() for c in rows[1].split('|')]
+    cells = [c.strip() for c in rows[0].split('|')]
     symptoms = cells[header.split('|').index(' failure symptoms ')]
     # 20 epochs of the posted loop on 1400 images: 1 real and 1 empty batch each
     assert 'empty batches' in symptoms and 'one output' in symptoms and 'vanishing gradient' in symptoms
     assert cells[header.split('|').index(' verdict ')] == 'collapsed 1/1'
     assert (root / 'ablation.png').stat().st_size > 10000
-    assert proc.stdout.count('] done ') == len(ablation.CONFIGURATIONS) and 'ETA' in proc.stdout
-    assert len(list((root / 'logs').glob('*.log'))) == len(ablation.CONFIGURATIONS)
+    assert proc.stdout.count('] done ') == len(SMOKE_ROWS) and 'ETA' in proc.stdout
+    assert len(list((root / 'logs').glob('*.log'))) == len(SMOKE_ROWS)
     config = json.loads((root / 'epochs-20' / 'config.json').read_text())
     assert config['threads'] == 1 and '--threads=1' in config['command']
 
 
 def test_the_question_rows_find_what_they_found_before_the_monitor_was_generalised(smoke):
-    """autoencoder.py's runs now go through the rules health.py uses; on the 14 rows nothing they find changed."""
+    """autoencoder.py's runs now go through the rules health.py uses; on these rows nothing they find changed."""
     before = json.loads((ROOT / 'tests' / 'data' / 'findings_before.json').read_text())['findings']
     now = {r['label']: [[f['rule'], f['level']] for f in r['findings']]
            for r in json.loads((smoke[0] / 'ablation.json').read_text())['rows']}
-    assert len(before) == 14
-    for label, found in before.items():
-        assert now[label] == found, label
+    assert len(before) == 14 and set(now) - set(before) == {'ReLU but a sigmoid code'}
+    compared = [label for label in before if label in now]
+    assert len(compared) == 4
+    for label in compared:
+        assert now[label] == before[label], label
+    rules = {rule for found in before.values() for rule, _ in found}
+    assert {rule for label in compared for rule, _ in now[label]} == rules  # every rule of the 14 rows is checked
 
 
 def test_configurations_that_a_budget_makes_alike_still_get_folders_of_their_own():

@@ -122,9 +122,8 @@ def test_ctrl_c_saves_the_last_completed_epoch_and_exits_130(tmp_path):
     assert metrics['interrupted'] is True and done > 0
     assert not list(run_dir.glob('.*.tmp'))
     # the saved weights are exactly those after `done` epochs: a fresh run of that length gives the same
-    again = cli('autoencoder.py', '--data', SUBSET, '--epochs', done, '--eval-every', '1', '--no-figures', '--out',
-                tmp_path / 'b')
-    assert again.returncode == 0, again.stderr
+    assert ae.main(['--data', str(SUBSET), '--epochs', str(done), '--eval-every', '1', '--no-figures', '--out',
+                    str(tmp_path / 'b')]) == 0
     (other,) = (tmp_path / 'b').iterdir()
     saved, fresh = variables(run_dir / 'checkpoint' / 'model'), variables(other / 'checkpoint' / 'model')
     assert saved.keys() == fresh.keys()
@@ -135,8 +134,7 @@ def test_ctrl_c_saves_the_last_completed_epoch_and_exits_130(tmp_path):
     for k in ('real_steps', 'empty_steps', 'feeding'):
         assert metrics[k] == fresh_metrics[k], k
     # and the interrupted run can still be drawn from its checkpoint, with its batch losses and final loss
-    redraw = cli('autoencoder.py', '--redraw', run_dir)
-    assert redraw.returncode == 0, redraw.stderr
+    assert ae.main(['--redraw', str(run_dir)]) == 0
     assert (run_dir / 'codes.png').is_file() and (run_dir / 'health.png').is_file()
     redrawn = json.loads((run_dir / 'metrics.json').read_text())
     assert redrawn['loss_history'][-1] == [done, redrawn['final_loss']]
@@ -157,16 +155,14 @@ def test_a_nan_loss_stops_at_once_with_the_likely_cause(tmp_path):
 
 
 def test_same_flags_and_seed_give_an_identical_loss_history(tmp_path):
+    flags = ['--data', str(SUBSET), '--fix', '--epochs', '2', '--eval-every', '1', '--no-figures']
+    proc = cli('autoencoder.py', *flags, '--out', tmp_path / 'a')  # in a fresh process
+    assert proc.returncode == 0, proc.stderr
+    assert ae.main(flags + ['--out', str(tmp_path / 'b')]) == 0  # in this one, which has built other graphs before
+    assert ae.main(flags + ['--seed', '1', '--out', str(tmp_path / 'seed1')]) == 0
     histories = []
-    for k in range(2):
-        proc = cli('autoencoder.py', '--data', SUBSET, '--fix', '--epochs', 2, '--eval-every', 1, '--no-figures',
-                   '--out', tmp_path)
-        assert proc.returncode == 0, proc.stderr
-    for run_dir in sorted(tmp_path.iterdir()):
+    for out in ('a', 'b', 'seed1'):
+        (run_dir,) = (tmp_path / out).iterdir()
         histories.append(json.loads((run_dir / 'metrics.json').read_text())['loss_history'])
-    assert len(histories) == 2 and len(histories[0]) == 3
-    assert histories[0] == histories[1]
-    assert ae.main(['--data', str(SUBSET), '--fix', '--epochs', '2', '--eval-every', '1', '--no-figures', '--seed', '1',
-                    '--out', str(tmp_path / 'seed1')]) == 0
-    (run_dir,) = (tmp_path / 'seed1').iterdir()
-    assert json.loads((run_dir / 'metrics.json').read_text())['loss_history'] != histories[0]
+    assert len(histories[0]) == 3 and histories[0] == histories[1]
+    assert histories[2] != histories[0]
