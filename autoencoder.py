@@ -230,28 +230,9 @@ if __name__ == '__main__':  # a mistyped flag is answered now, before the second
 
 # ---------------------------------------------------------------- the question's graph
 
-@contextlib.contextmanager
-def quiet_stderr():
-    """Hide TF's C++ start-up chatter (it ignores TF_CPP_MIN_LOG_LEVEL); replay it if something fails."""
-    sys.stderr.flush()
-    saved, buf = os.dup(2), tempfile.TemporaryFile()
-    os.dup2(buf.fileno(), 2)
-    try:
-        yield
-    except BaseException:
-        os.dup2(saved, 2)
-        buf.seek(0)
-        sys.stderr.write(buf.read().decode(errors='replace'))
-        raise
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        buf.close()
-
-
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 _t = time.perf_counter()
-with quiet_stderr():
+with data.quiet_stderr():
     import tensorflow as tf
 IMPORT_SECONDS = time.perf_counter() - _t  # reported in each run's timing
 import visualize  # noqa: E402  (matplotlib, also after the flags are checked)
@@ -430,7 +411,7 @@ def seed_everything(seed):
 def make_session(threads):
     """A CPU session whose ops use `threads` threads each (the last digits of a run depend on the count)."""
     config = tf1.ConfigProto(intra_op_parallelism_threads=threads, inter_op_parallelism_threads=1)
-    with quiet_stderr():
+    with data.quiet_stderr():
         return tf1.Session(config=config)
 
 

@@ -3,16 +3,18 @@
 The question's `mnist.data` came from scikit-learn's old `fetch_mldata('MNIST original')`: the 60000
 training images followed by the 10000 test images, each part sorted by label. `load_mnist` rebuilds that
 array from a Keras-layout `mnist.npz` or the four IDX files and checks the content against known hashes.
-The data flags and the one-line errors that every program's command line shares are here too: this module
-loads nothing heavy, so a program can answer a mistyped flag before it imports TensorFlow.
+The data flags, the one-line errors and the quiet TensorFlow start-up that every program shares are here too:
+this module loads nothing heavy, so a program can answer a mistyped flag before it imports TensorFlow.
 """
 import argparse
+import contextlib
 import gzip
 import hashlib
 import math
 import os
 import platform
 import shutil
+import sys
 import tempfile
 import urllib.request
 import zipfile
@@ -325,3 +327,22 @@ def machine():
     except (OSError, StopIteration):
         model = platform.processor() or platform.machine()
     return f'{model}, {os.cpu_count()} cores'
+
+
+@contextlib.contextmanager
+def quiet_stderr():
+    """Hide TF's C++ start-up chatter (it ignores TF_CPP_MIN_LOG_LEVEL); replay it if something fails."""
+    sys.stderr.flush()
+    saved, buf = os.dup(2), tempfile.TemporaryFile()
+    os.dup2(buf.fileno(), 2)
+    try:
+        yield
+    except BaseException:
+        os.dup2(saved, 2)
+        buf.seek(0)
+        sys.stderr.write(buf.read().decode(errors='replace'))
+        raise
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        buf.close()

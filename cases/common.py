@@ -16,9 +16,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
-import keras  # noqa: E402
-
 import data  # noqa: E402
+
+with data.quiet_stderr():  # TF's C++ start-up chatter, hidden as autoencoder.py hides it
+    import keras  # noqa: E402
+    keras.ops.zeros(1)  # the first op looks for a GPU, and TF's C++ logs that there is none
+
 import diagnostics  # noqa: E402
 import health  # noqa: E402
 
