@@ -1,6 +1,7 @@
 """The corpus of real "my autoencoder does not learn" cases: each case and its fix, as the README's table says."""
 import importlib
 import json
+import re
 
 import pytest
 
@@ -15,6 +16,7 @@ def results(tmp_path_factory):
     out = tmp_path_factory.mktemp('cases') / 'results.json'
     proc = cli('cases/run.py', '--out', out)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert not re.search(r'^[IWE]\d{4} ', proc.stderr, re.M), proc.stderr[:500]  # TensorFlow's C++ start-up lines
     return json.loads(out.read_text())
 
 
