@@ -34,6 +34,7 @@ import numpy as np
 
 import data
 import diagnostics
+from aehealth import rules, stats
 
 M_C1, M_C2 = 16, 32  # conv channels, as posted
 EVAL_CHUNK = 2000    # images per feed when evaluating; the question fed all 70000 at once
@@ -435,9 +436,9 @@ def scalar_summary(tag, value):
 
 
 def health_summary(snap):
-    """TensorBoard scalars of one health snapshot (diagnostics.health_scalars names them)."""
+    """TensorBoard scalars of one health snapshot (aehealth.stats.health_scalars names them)."""
     return tf1.Summary(value=[tf1.Summary.Value(tag=tag, simple_value=v)
-                              for tag, v in diagnostics.health_scalars(snap).items()])
+                              for tag, v in stats.health_scalars(snap).items()])
 
 
 # The hidden layers and output whose activations the health monitor measures, with the names findings use.
@@ -457,7 +458,7 @@ def network(cfg):
     kernels += [] if cfg['tied'] else ['decoding/fc1/w', 'decoding/fc2/w']
     kernels += ['decoding/deconv1/w', 'decoding/deconv2/w']
     # No code layer for the collapsed-code rule: a run judges its code on every image instead (collapse_verdict).
-    return diagnostics.network(
+    return rules.network(
         [dict(key=k, label=f'{name} ({k})', activation=acts[k], units=widths[k]) for k, name in LAYERS.items()],
         output='u7', loss='mse',
         kernels={k: k.split('/')[1] if k.startswith('encoding') or 'deconv' in k else 'decoder ' + k.split('/')[1]
@@ -473,7 +474,7 @@ def health_check(sess, g, net, sample, epoch, last_weights):
     """The health numbers on the fixed sample now; `last_weights` (those of the previous check) is updated."""
     layers, grads, weights, out = sess.run(({k: g[k] for k in LAYERS}, g['grads'], g['weights'], g['decode']),
                                            {g['x']: sample})
-    snap = diagnostics.health_snapshot(epoch, net, layers, grads, weights, last_weights, sample, out)
+    snap = stats.health_snapshot(epoch, net, layers, grads, weights, last_weights, sample, out)
     last_weights.update(weights)
     return snap
 
@@ -571,7 +572,7 @@ def train(cfg, mnist, g, sess, writer, summary_op, state, record, last_weights, 
     finally:
         state['seconds'] = time.time() - t0
         n_real = [max(0, min(hi, n) - lo) for lo, hi in bounds]
-        state['feeding'] = diagnostics.feeding(n_real, state['epochs_done'], labels)
+        state['feeding'] = stats.feeding(n_real, state['epochs_done'], labels)
 
 
 def figure_arrays(sess, g, mnist, codes, record):
@@ -617,11 +618,11 @@ def finish(cfg, mnist, g, sess, run_dir, metrics, record, last_weights):
         health.append(snap)
     collapsed, verdict = diagnostics.collapse_verdict(codes)
     epoch_base = diagnostics.mean_image_loss(sample[:EPOCH_SAMPLE], mnist.x.mean(0, dtype=np.float64))
-    metrics.update(network=net, data=diagnostics.data_stats(sample, sample, 'sigmoid'),
+    metrics.update(network=net, data=stats.data_stats(sample, sample, 'sigmoid'),
                    final_loss=float(sq_err.sum() / mnist.x.size), baselines=diagnostics.baselines(mnist.x),
                    code_spread=diagnostics.code_spread(codes), collapsed=collapsed, verdict=verdict,
                    per_digit_mse=diagnostics.per_digit_mse(sq_err, mnist.y), epoch_sample_baseline=epoch_base,
-                   plateau_exit_epoch=diagnostics.plateau_exit(record['epoch_loss'], epoch_base)
+                   plateau_exit_epoch=rules.plateau_exit(record['epoch_loss'], epoch_base)
                    if record['epoch_loss'] else None)
     if not metrics['loss_history'] or metrics['loss_history'][-1][0] != metrics['epochs_done']:
         metrics['loss_history'].append([metrics['epochs_done'], metrics['final_loss']])
@@ -629,7 +630,7 @@ def finish(cfg, mnist, g, sess, run_dir, metrics, record, last_weights):
     t = time.perf_counter()
     metrics['probe_accuracy'] = diagnostics.probe_accuracy(codes, mnist.y, mnist.n_train)
     timing['probes'] = timing.get('probe_at_init', 0.0) + time.perf_counter() - t
-    metrics['findings'] = diagnostics.findings(metrics, fixes='flags')
+    metrics['findings'] = diagnostics.findings(metrics)
     arrays = figure_arrays(sess, g, mnist, codes, record)
     write_atomic(run_dir / 'arrays.npz', lambda f: np.savez_compressed(f, **arrays))
     return metrics
@@ -647,7 +648,7 @@ def summary_lines(m):
         f'code spread {m["code_spread"]:.4g}: {m["verdict"]}',
         f'linear probe accuracy on the codes {probe} (at initialisation {init}; chance about 0.10)',
         f'per-digit MSE: best {best[1]} ({best[0]:.4f}), worst {worst[1]} ({worst[0]:.4f})',
-        *diagnostics.finding_lines(m['findings'], before_training=m['epochs_done'] == 0)]
+        *rules.finding_lines(m['findings'], before_training=m['epochs_done'] == 0)]
 
 
 @contextlib.contextmanager

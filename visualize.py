@@ -37,11 +37,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import diagnostics  # noqa: E402
+from aehealth import rules  # noqa: E402
+from aehealth.plot import plot_health  # noqa: E402
 
 DPI = 100
 FIGURES = ('reconstructions', 'activations', 'codes', 'loss', 'filters', 'pca', 'health')
-LAYER_NAMES = {'y2': 'conv1', 'y4': 'conv2', 'y6': 'fc1', 'encode': 'code', 'u1': 'dec fc1', 'u2': 'dec fc2',
-               'u5': 'deconv1', 'u7': 'output'}
 
 
 class RunError(Exception):
@@ -204,102 +204,6 @@ def plot_pca(codes, y, title, path):
     return _save(fig, path)
 
 
-def _labels(metrics):
-    """Each measured layer's and weight matrix's label, from the run's network (the question's for older runs)."""
-    net = metrics.get('network') or {}
-    layers = {layer['key']: layer['label'] for layer in net.get('layers', [])} or \
-        {k: f'{v} ({k})' for k, v in LAYER_NAMES.items()}
-    kernels = net.get('kernels') or {k: k.replace('/w', '').replace('encoding/', '').replace('decoding/', 'dec ')
-                                     for k in metrics['health'][-1]['grad_norm']}
-    return layers, kernels
-
-
-def _legend_below(ax, ncol=2, handles=None, labels=None):
-    """A legend under the axes, so that it never covers a line."""
-    if handles is None:
-        handles, labels = ax.get_legend_handles_labels()
-    ax.legend(handles, labels, fontsize=7, ncol=ncol, loc='upper center', bbox_to_anchor=(0.5, -0.16))
-
-
-def plot_health(metrics, title, path, epoch_loss=None):
-    """The health monitor over training: activations, stuck units, gradient norms, loss and output diversity.
-
-    `epoch_loss`: the loss on the run's 200-image sample after every epoch (autoencoder.py's runs); without it, the
-    loss measured at each health check (health.py's).
-    """
-    health = metrics['health']
-    epochs = np.array([h['epoch'] for h in health], dtype=float)
-    layers = list(health[-1]['layers'])
-    names, kernel_names = _labels(metrics)
-    fig, axes = plt.subplots(2, 2, figsize=(11, 9), layout='constrained')
-    width = max(1.0, float(np.ptp(epochs)) if len(epochs) > 1 else 1.0) * 0.012
-    for k, name in enumerate(layers):
-        mean = np.array([h['layers'][name]['mean'] for h in health])
-        if all('p10' in h['layers'][name] for h in health):  # a range inside the activation's own bounds
-            low = mean - [h['layers'][name]['p10'] for h in health]
-            high = np.array([h['layers'][name]['p90'] for h in health]) - mean
-        else:  # runs written before percentiles were measured
-            low = high = np.array([h['layers'][name]['std'] for h in health])
-        axes[0, 0].errorbar(epochs + (k - len(layers) / 2) * width, mean, yerr=np.maximum([low, high], 0), marker='o',
-                            ms=3, capsize=2, lw=1, label=names.get(name, name))
-    axes[0, 0].set_title('activation mean; bars: 10th to 90th percentile over units and inputs', fontsize=9)
-    _legend_below(axes[0, 0], ncol=4)
-    for name in layers:
-        stat = next((s for s in ('saturated', 'dead') if s in health[-1]['layers'][name]), None)
-        if stat:
-            axes[0, 1].plot(epochs, [h['layers'][name].get(stat, np.nan) for h in health], marker='o', ms=3,
-                            label=f'{names.get(name, name)}: {stat}')
-    axes[0, 1].set_ylim(-0.03, 1.03)
-    axes[0, 1].set_title('share of units saturated (sigmoid, tanh) or dead (ReLU) for 99% of the sample', fontsize=9)
-    _legend_below(axes[0, 1], ncol=3)
-    for name in health[-1]['grad_norm']:
-        norms = np.array([h['grad_norm'].get(name, np.nan) for h in health], dtype=float)
-        axes[1, 0].semilogy(epochs, np.where(norms > 0, norms, np.nan), marker='o', ms=3,
-                            label=kernel_names.get(name, name))
-    axes[1, 0].set_title('gradient norm of each weight matrix on the sample (log)', fontsize=9)
-    _legend_below(axes[1, 0], ncol=4)
-    ax = axes[1, 1]
-    if epoch_loss is not None and len(epoch_loss) and metrics.get('epoch_sample_baseline'):
-        x, y = np.arange(len(epoch_loss)), np.asarray(epoch_loss, float)
-        base, floor, what = metrics['epoch_sample_baseline'], 0.0, 'loss after each epoch (200-image sample)'
-    elif all(h.get('loss') is not None for h in health) and 'mean_input' in metrics.get('baselines', {}):
-        x, y = epochs, np.array([h['loss'] for h in health], float)
-        base, floor = metrics['baselines']['mean_input'], metrics['baselines'].get('floor', 0.0)
-        what = 'loss on the sample at each check'
-    else:
-        x = None
-    if x is not None:
-        ax.semilogy(x, (y - floor) / (base - floor), color='C0', lw=1, marker='o' if len(x) < 30 else None, ms=3,
-                    label=f'{what} / mean input\'s' + (' (above its minimum)' if floor else ''))
-        ax.axhline(1, color='gray', ls='--', lw=1, label='mean input')
-        ax.axhline(0.9, color='gray', ls=':', lw=1, label='0.9x: left the plateau')
-        if metrics.get('plateau_exit_epoch') is not None:
-            ax.axvline(metrics['plateau_exit_epoch'], color='C0', ls=':', lw=1)
-    ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter('%g'))
-    ax.yaxis.set_minor_formatter(matplotlib.ticker.FormatStrFormatter('%g'))
-    ax.tick_params(axis='y', which='minor', labelsize=7)
-    ax.set_ylabel('loss / mean-input loss', fontsize=9)
-    twin = ax.twinx()
-    diversity = np.array([np.nan if h['output_diversity'] is None else h['output_diversity'] for h in health])
-    twin.plot(epochs, diversity, 'o', color='C3', ms=4, label='output diversity (0: one picture for every input)')
-    twin.set_ylim(0, max(1.05, np.nanmax(diversity, initial=0) * 1.05))
-    twin.set_ylabel('output diversity', fontsize=9, color='C3')
-    handles = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
-    labels = ax.get_legend_handles_labels()[1] + twin.get_legend_handles_labels()[1]
-    _legend_below(ax, 2, handles, labels)
-    ax.set_title('loss and output diversity', fontsize=9)
-    for a in axes.flat:
-        a.set_xlabel('epoch', fontsize=9)
-        a.grid(alpha=0.3)
-    found = metrics.get('findings') or []
-    words = {level: [diagnostics.WORDS.get(f['rule'], f['rule']) for f in found if f['level'] == level]
-             for level in ('failure', 'warning')}
-    verdict = ('failure symptoms: ' + ', '.join(words['failure'])) if words['failure'] else 'no failure symptom'
-    fig.suptitle(title + f'\n{verdict}' + (f' | warnings: {", ".join(words["warning"])}' if words['warning'] else ''),
-                 fontsize=9)
-    return _save(fig, path)
-
-
 def load_run(run_dir):
     """config, metrics and figure arrays of a finished run folder."""
     run_dir = Path(run_dir)
@@ -345,8 +249,9 @@ def draw_run(run_dir):
             plot_filters(a['conv1_filters'], title, d / 'filters.png'),
             plot_pca(a['codes'], a['codes_y'], title, d / 'pca.png')] + (
         # a run made before the health monitor has no health numbers; --redraw adds those of its end
-        [plot_health(run['metrics'], title, d / 'health.png', epoch_loss=a.get('epoch_loss'))] if run['metrics'].get('health')
-        else [])
+        [plot_health(diagnostics.with_network(run['metrics']), title, d / 'health.png', epoch_loss=a.get('epoch_loss'),
+                     epoch_baseline=run['metrics'].get('epoch_sample_baseline'), epoch_sample='200-image sample')]
+        if run['metrics'].get('health') else [])
 
 
 def plot_comparison(runs, path):
@@ -490,7 +395,7 @@ def _rules(rows, level):
     """The rules found at `level` in any seed, with how many seeds when not all."""
     found = [[f['rule'] for f in r.get('findings') or [] if f['level'] == level] for r in rows]
     names = list(dict.fromkeys(rule for f in found for rule in f))
-    return ', '.join(diagnostics.WORDS.get(rule, rule) + _count(found, lambda f, rule=rule: rule in f) for rule in names) or '-'
+    return ', '.join(rules.WORDS.get(rule, rule) + _count(found, lambda f, rule=rule: rule in f) for rule in names) or '-'
 
 
 def agreement(row, mean_image):
@@ -523,7 +428,7 @@ def ablation_table(summary):
              f'when it ends under {LEARNS}x. Numbers are the median over seeds, then the range. The probe is a '
              f'logistic regression on the standardised codes; its gain is over the same probe on the untrained '
              f'network. "Leaves the plateau": the first epoch whose loss (on a fixed 200-image sample) is under '
-             f'0.9x the mean image\'s, per seed. Symptoms and warnings: the health rules of diagnostics.py, with how '
+             f'0.9x the mean image\'s, per seed. Symptoms and warnings: the health rules of aehealth.rules, with how '
              f'many seeds showed them when not all. "Agrees": in how many seeds a collapsed run shows a failure '
              f'symptom and a run that learns shows none (runs that do neither are not counted).',
              '',
@@ -589,7 +494,7 @@ def key_numbers(runs):
     def cell(run, what):
         m, c = run['metrics'], run['config']
         found = m.get('findings') or []
-        rules = {level: ', '.join(diagnostics.WORDS.get(f['rule'], f['rule']) for f in found if f['level'] == level)
+        named = {level: ', '.join(rules.WORDS.get(f['rule'], f['rule']) for f in found if f['level'] == level)
                  or '-' for level in ('failure', 'warning')}
         end = (m.get('health') or [{}])[-1]
         return {'flags': c.get('flags', '?'), 'images': str(c.get('n_images', '?')),
@@ -598,7 +503,7 @@ def key_numbers(runs):
                 'output diversity': '?' if end.get('output_diversity') is None else f'{end["output_diversity"]:.3f}',
                 'code': 'collapsed' if m['collapsed'] else 'not collapsed',
                 'probe accuracy': 'n/a' if m.get('probe_accuracy') is None else f'{m["probe_accuracy"]:.3f}',
-                'failure symptoms': rules['failure'], 'warnings': rules['warning']}[what]
+                'failure symptoms': named['failure'], 'warnings': named['warning']}[what]
     names = ['flags', 'images', 'epochs', 'final loss', 'vs the mean image', 'output diversity', 'code',
              'probe accuracy', 'failure symptoms', 'warnings']
     table = [[''] + [str(run['dir']) for run in runs]] + [[name] + [cell(run, name) for run in runs] for name in names]

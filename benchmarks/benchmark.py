@@ -140,13 +140,13 @@ def worker_callback(x, epochs, sample, monitor):
     """Seconds per epoch of Keras fit on the fixed network (batch 1000), with or without the health monitor."""
     import keras
 
-    import health
+    from aehealth.keras import HealthMonitor
     from cases import question
     keras.utils.set_random_seed(0)
     model = question.network(fixed=True)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss='mse')
     model.fit(x[:3 * BATCH], x[:3 * BATCH], batch_size=BATCH, epochs=1, verbose=0)  # trace and compile first
-    callbacks = [health.HealthMonitor(x[:sample], every=1, verbose=False)] if monitor else []
+    callbacks = [HealthMonitor(x[:sample], every=1, verbose=False)] if monitor else []
     t0 = time.perf_counter()
     model.fit(x, x, batch_size=BATCH, epochs=epochs, shuffle=True, verbose=0, callbacks=callbacks)
     seconds = time.perf_counter() - t0

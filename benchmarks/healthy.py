@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import keras  # noqa: E402
 from keras import layers as L  # noqa: E402
 
-import health  # noqa: E402
+from aehealth.keras import HealthMonitor, Probe  # noqa: E402
 from cases import common, question  # noqa: E402
 
 
@@ -78,8 +78,8 @@ def main():
         model = make()
         x = images if len(model.inputs[0].shape) == 4 else images.reshape(-1, 784)
         model.compile(optimizer='adam', loss='binary_crossentropy')
-        probe = health.Probe(model, x[:1000])
-        snap, _, _ = probe.measure(0, x[:1000], x[:1000], None)
+        probe = Probe(model, x[:1000], x[:1000])
+        snap, _ = probe.measure(0, x[:1000], x[:1000], x[:1000], None)
         hidden = [k for k in probe.keys if k != probe.output and probe.net['layers'][probe.keys.index(k)]['activation']
                   not in ('linear', None)]
         last = snap['layers'][hidden[-1]]
@@ -89,7 +89,7 @@ def main():
             keras.utils.set_random_seed(0)
             model = make()
             model.compile(optimizer=make_opt(), loss='binary_crossentropy')
-            monitor = health.HealthMonitor(x[:500], verbose=False)
+            monitor = HealthMonitor(x[:500], verbose=False)
             model.fit(np.concatenate([x] * 10), np.concatenate([x] * 10), epochs=5, batch_size=128, verbose=0,
                       callbacks=[monitor])
             steps += [max(v for v in h['step_update'].values() if v is not None) for h in monitor.health

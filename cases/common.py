@@ -22,8 +22,8 @@ with data.quiet_stderr():  # TF's C++ start-up chatter, hidden as autoencoder.py
     import keras  # noqa: E402
     keras.ops.zeros(1)  # the first op looks for a GPU, and TF's C++ logs that there is none
 
-import diagnostics  # noqa: E402
-import health  # noqa: E402
+from aehealth import rules  # noqa: E402
+from aehealth.keras import HealthMonitor, preflight  # noqa: E402
 
 SUBSET = ROOT / 'tests' / 'data' / 'mnist_subset.npz'
 SAMPLE = 300  # rows the monitor measures on
@@ -44,11 +44,11 @@ def run(case, fixed=False, seed=0):
     repeat = spec.get('repeat', 1)  # an epoch here passes the data `repeat` times: Keras spends ~0.1 s on each epoch
     x, y = np.concatenate([x] * repeat), np.concatenate([y] * repeat)
     t0 = time.perf_counter()
-    before = health.preflight(model, sample, targets=targets, verbose=False)
-    monitor = health.HealthMonitor(sample, targets=targets, verbose=False, every=spec.get('every', 1))
+    before = preflight(model, sample, targets=targets, verbose=False)
+    monitor = HealthMonitor(sample, targets=targets, verbose=False, every=spec.get('every', 1))
     model.fit(x, y, callbacks=[monitor], verbose=0, **spec['fit'])
     return dict(preflight=before, findings=monitor.findings, metrics=monitor.metrics,
-                seconds=time.perf_counter() - t0)
+                seconds=time.perf_counter() - t0, model=model, sample=sample, targets=targets)
 
 
 def failures(findings):
@@ -69,6 +69,6 @@ def main(case):
         print(f'\n== {case.__name__.split(".")[-1]}, {"with the fix" if fixed else "as reported"} '
               f'({result["seconds"]:.1f} s): {case.FIX if fixed else case.SYMPTOM}')
         print('pre-flight:')
-        print('\n'.join('  ' + line for line in diagnostics.finding_lines(result['preflight'])))
+        print('\n'.join('  ' + line for line in rules.finding_lines(result['preflight'])))
         print(f'after training ({result["metrics"]["epochs_done"]} epochs, final loss {result["metrics"]["final_loss"]:.4g}):')
-        print('\n'.join('  ' + line for line in diagnostics.finding_lines(result['findings'])))
+        print('\n'.join('  ' + line for line in rules.finding_lines(result['findings'])))

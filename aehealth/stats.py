@@ -1,0 +1,207 @@
+"""Numbers from arrays, numpy only: what a layer's values, a network's outputs and a sample say to the rules.
+
+A front-end hands over the values it measured (a layer's activations in batches, the outputs, the targets, the
+gradients' norms, the posterior's mean and log-variance); these functions turn them into the numbers that
+aehealth.rules judges. The thresholds they count against are the rules' (SATURATION_MARGIN, UNIT_SHARE, ...).
+"""
+import math
+
+import numpy as np
+
+from aehealth.rules import (ACTIVE_VARIANCE, BOUNDED, PINNED_DISTANCE, RANGES, SATURATION_MARGIN, TARGET_MARGIN,
+                            UNIT_SHARE)
+
+PERCENTILE_VALUES = 100000  # the 10th and 90th percentiles are read from at most this many of a layer's values
+
+
+def layer_sums(a, activation, percentiles=True, shift=None, channels=None):
+    """Per-unit sums of one batch of a layer's values; added up over batches, layer_health turns them into numbers.
+
+    The sums are of the values minus `shift` (by default this batch's per-unit mean; later batches must pass the first
+    one's): a saturated layer varies in the sixth decimal, and sums of raw squares would lose that to rounding.
+    The 10th and 90th percentiles come from the first batch (add_sums keeps them): a layer need not fit in memory.
+    `channels`: for maps and sequences, the axis of a's channels; a channel then counts as stuck (saturated, dead) for
+    an input only where it is stuck at every position, as a filter that is zero everywhere gets no gradient.
+    """
+    a = np.asarray(a, np.float32)
+    grouped = None
+    if channels is not None and a.ndim > 2:
+        grouped = (len(a), -1, a.shape[channels])
+        a = np.moveaxis(a, channels, -1)
+    a = a.reshape(len(a), -1)
+    shift = a.mean(0) if shift is None else shift
+    d = a - shift
+    values = a.ravel()
+    sums = {'n': len(a), 'shift': shift, 'sum': d.sum(0, dtype=np.float64),
+            'sumsq': np.square(d).sum(0, dtype=np.float64), 'derivative': None, 'stuck': None,
+            'percentiles': np.percentile(values[::max(1, len(values) // PERCENTILE_VALUES)], (10, 90))
+            if percentiles else None}
+    stuck = None
+    if activation == 'sigmoid':
+        stuck = (a < SATURATION_MARGIN) | (a > 1 - SATURATION_MARGIN)
+        sums['derivative'] = float((a * (1 - a)).sum(dtype=np.float64))
+    elif activation == 'tanh':  # tanh(z) = 2 sigmoid(2z) - 1: the same margin, doubled
+        stuck = np.abs(a) > 1 - 2 * SATURATION_MARGIN
+        sums['derivative'] = float((1 - np.square(a)).sum(dtype=np.float64))
+    elif activation == 'relu':
+        stuck = a <= 0
+        sums['derivative'] = float((a > 0).sum())
+    if stuck is not None:
+        sums['stuck'] = (stuck if grouped is None else stuck.reshape(grouped).all(axis=1)).sum(0)
+    return sums
+
+
+def add_sums(total, sums):
+    """Two batches' layer_sums (with the same shift) as one; total may be None."""
+    if total is None:
+        return sums
+    out = dict(total, n=total['n'] + sums['n'], sum=total['sum'] + sums['sum'], sumsq=total['sumsq'] + sums['sumsq'])
+    for k in ('stuck', 'derivative'):
+        if total[k] is not None:
+            out[k] = total[k] + sums[k]
+    return out
+
+
+def layer_health(a, activation):
+    """Mean, std, 10th and 90th percentile, saturated (sigmoid, tanh) or dead (ReLU) unit share, mean derivative,
+    spread across inputs and RMS of one layer: from its values, or from their layer_sums added up."""
+    s = a if isinstance(a, dict) else layer_sums(a, activation)
+    n = s['n']
+    offset = s['sum'] / n  # each unit's mean, less the shift
+    var_unit = np.maximum(s['sumsq'] / n - np.square(offset), 0)
+    mean_unit = np.asarray(s['shift'], np.float64) + offset
+    square = var_unit + np.square(mean_unit)  # each unit's mean square
+    mean = float(mean_unit.mean())
+    out = {'mean': mean, 'std': float(np.sqrt(max(square.mean() - mean ** 2, 0))),
+           'p10': float(s['percentiles'][0]), 'p90': float(s['percentiles'][1])}
+    if s['stuck'] is not None:  # per unit: how much of the sample finds it stuck
+        out['dead' if activation == 'relu' else 'saturated'] = float(np.mean(s['stuck'] / n >= UNIT_SHARE))
+        out['derivative'] = s['derivative'] / (n * len(var_unit))
+    out['spread'] = float(np.sqrt(var_unit).mean())
+    out['rms'] = float(np.sqrt(square.mean()))
+    return out
+
+
+def _rows(a):
+    return np.asarray(a, np.float64).reshape(len(a), -1)
+
+
+def output_diversity(targets, out):
+    """How far the outputs spread around their mean, relative to how far the targets do (0: one output for all;
+    None when the targets are all alike). Root mean squares per value, so that the two may differ in shape."""
+    t, out = _rows(targets), _rows(out)
+    spread_t = np.sqrt(np.square(t - t.mean(0)).mean())
+    return float(np.sqrt(np.square(out - out.mean(0)).mean()) / spread_t) if spread_t > 0 else None
+
+
+def dead_outputs(out, targets):
+    """Share of the output units that are zero for UNIT_SHARE of the sample although their targets are not (a ReLU
+    output unit whose target is always 0 is right to be 0); None when no target is above 0 or the shapes differ."""
+    out, t = np.asarray(out).reshape(len(out), -1), np.asarray(targets).reshape(len(targets), -1)
+    if out.shape != t.shape:
+        return None
+    wanted = (t > 0).mean(axis=0) > 1 - UNIT_SHARE
+    if not wanted.any():
+        return None
+    return float(((out <= 0).mean(axis=0) >= UNIT_SHARE)[wanted].mean())
+
+
+def output_pinned(out, targets, activation):
+    """For a sigmoid or tanh output: {'low': share of the values whose target is PINNED_DISTANCE of the range above the
+    lower limit that sit within SATURATION_MARGIN of it, 'high': likewise at the upper limit}; None for other outputs
+    or shapes that differ."""
+    if activation not in BOUNDED:
+        return None
+    out, t = _rows(out), _rows(targets)
+    if out.shape != t.shape:
+        return None
+    lo, hi = RANGES[activation]
+    width = hi - lo
+    shares = {}
+    for side, at_limit, away in (('low', out < lo + SATURATION_MARGIN * width, t > lo + PINNED_DISTANCE * width),
+                                 ('high', out > hi - SATURATION_MARGIN * width, t < hi - PINNED_DISTANCE * width)):
+        shares[side] = float(at_limit[away].mean()) if away.any() else None
+    return shares
+
+
+def posterior(mean, log_variance):
+    """Active latent dimensions (Burda et al. 2016: the posterior mean's variance across inputs over ACTIVE_VARIANCE)
+    and the KL divergence from the standard normal prior per dimension, averaged over the sample, in nats."""
+    mu, logvar = _rows(mean), _rows(log_variance)
+    variance = mu.var(axis=0)
+    kl = 0.5 * (np.square(mu) + np.exp(logvar) - 1.0 - logvar).mean(axis=0)
+    return {'dims': int(mu.shape[1]), 'active': int((variance > ACTIVE_VARIANCE).sum()),
+            'mean_variance': [float(v) for v in variance], 'kl': [float(v) for v in kl]}
+
+
+def weight_scale(w, fan_in, fan_out):
+    """[standard deviation, fan-in, fan-out] of a weight matrix, for the initial-scale rule."""
+    return [float(np.asarray(w, np.float64).std()), int(fan_in), int(fan_out)]
+
+
+def update_ratio(now, before):
+    """How far a weight matrix moved, relative to its size before; None when it was all zero."""
+    norm = np.linalg.norm(before)
+    return float(np.linalg.norm(np.asarray(now) - before) / norm) if norm > 0 else None
+
+
+def health_snapshot(epoch, net, layers, grads, weights, previous, targets, out):
+    """Every health number at one point of training, from the values of the network on a fixed sample."""
+    acts = {layer['key']: layer['activation'] for layer in net['layers']}
+    return {'epoch': epoch, 'layers': {k: layer_health(a, acts[k]) for k, a in layers.items()},
+            'grad_norm': {k: float(np.linalg.norm(g)) for k, g in grads.items()},
+            'update': {k: update_ratio(w, previous[k]) if previous else None for k, w in weights.items()},
+            'output_diversity': output_diversity(targets, out)}
+
+
+def health_scalars(snap):
+    """A health snapshot as TensorBoard scalar tags and values."""
+    values = {f'health/{k}/{stat}': v for k, layer in snap['layers'].items() for stat, v in layer.items()}
+    values.update({f'grad_norm/{k}': v for k, v in snap['grad_norm'].items()})
+    values.update({f'update/{k}': v for k, v in snap['update'].items() if v is not None})
+    values.update({f'step_update/{k}': v for k, v in (snap.get('step_update') or {}).items()})
+    values['health/output_diversity'] = snap['output_diversity']
+    if snap.get('loss') is not None:
+        values['health/loss'] = snap['loss']
+    if snap.get('posterior'):
+        values['health/posterior/active'] = snap['posterior']['active']
+    return {tag: float(v) for tag, v in values.items() if isinstance(v, (int, float)) and v is not None
+            and math.isfinite(v)}
+
+
+def data_stats(received, targets, output_activation, output_shape=None, received_by=None):
+    """What the data rules need: the root mean square of what the first weight layer receives (`received`; None when
+    it takes indices, such as an embedding), the targets' range and their sums along the last axis (a softmax's), the
+    share of target values the output activation cannot produce, and the output's and targets' shapes per row (when
+    `output_shape` is given)."""
+    t = np.asarray(targets, np.float64).reshape(len(targets), -1)
+    lo, hi = RANGES.get(output_activation, (-math.inf, math.inf))
+    margin = TARGET_MARGIN * float(t.max() - t.min()) if t.size else 0.0
+    outside = float(np.mean((t < lo - margin) | (t > hi + margin))) if t.size else 0.0
+    stats = {'input_rms': None if received is None else float(np.sqrt(np.mean(np.square(np.asarray(received,
+                                                                                                   np.float64))))),
+             'target_min': float(t.min()), 'target_max': float(t.max()), 'target_outside': outside,
+             'output_range': [lo, hi], 'output_activation': output_activation,
+             'target_rows_sum_to_1': bool(np.allclose(np.asarray(targets, np.float64).sum(axis=-1), 1, rtol=0.01))}
+    if received_by:
+        stats['input_seen_by'] = received_by
+    if output_shape is not None:
+        stats['output_shape'] = [int(n) for n in output_shape]
+        stats['target_shape'] = [int(n) for n in np.shape(targets)[1:]]
+    return stats
+
+
+def one_hot(ids, classes):
+    """Integer targets (a sparse loss's) as the one-hot rows the output is compared with."""
+    ids = np.asarray(ids).astype(np.int64)
+    return np.eye(classes, dtype=np.float32)[np.clip(ids, 0, classes - 1)]
+
+
+def feeding(batch_sizes, epochs_done, label_counts):
+    """Real, empty and short batches per epoch, examples trained on, and their label histogram."""
+    sizes = np.asarray(batch_sizes)
+    full = sizes.max() if len(sizes) else 0
+    return {'batches_per_epoch': int(len(sizes)), 'real_per_epoch': int(np.sum(sizes > 0)),
+            'empty_per_epoch': int(np.sum(sizes == 0)), 'short_per_epoch': int(np.sum((sizes > 0) & (sizes < full))),
+            'epochs': int(epochs_done), 'images_trained': int(np.sum(label_counts)),
+            'label_histogram': [int(c) for c in label_counts]}

@@ -1,0 +1,333 @@
+"""aehealth.torch on modules written as PyTorch users write them: every structure is found, healthy ones get no failure,
+failing ones name their cause, bad input gets one line, and the monitor leaves the model and the loop as they were."""
+import json
+import warnings
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from aehealth.torch import HealthMonitor, Probe, UsageError, postmortem, preflight
+from conftest import SUBSET
+
+with np.load(SUBSET) as f:
+    X = f['x_train'].reshape(-1, 784).astype('float32') / 255
+IMAGES = X.reshape(-1, 1, 28, 28)
+STEPS = np.linspace(0, 2 * np.pi, 24)
+WAVES = (0.5 + 0.4 * np.sin(2 * STEPS[None] + np.random.default_rng(0).uniform(0, 2 * np.pi, (512, 1))))[..., None] \
+    .astype('float32')
+
+
+def named(found, level=None):
+    return [f['rule'] for f in found if level is None or f['level'] == level]
+
+
+def fit(model, x, loss_fn, epochs, lr=1e-3, batch=64, monitor=True, targets=None, **kw):
+    """A plain training loop, as in the PyTorch tutorials, with the monitor beside it; (losses, monitor)."""
+    torch.manual_seed(0)
+    optimizer = torch.optim.Adam(model.parameters(), lr)
+    xt = torch.as_tensor(x)
+    yt = xt if targets is None else torch.as_tensor(targets)
+    mon = HealthMonitor(model, x[:300], loss_fn, optimizer, targets=None if targets is None else targets[:300],
+                        verbose=False, **kw) if monitor else None
+    losses = []
+    for _ in range(epochs):
+        model.train()
+        order = torch.randperm(len(xt))
+        for i in range(0, len(xt), batch):
+            rows = order[i:i + batch]
+            optimizer.zero_grad()
+            loss = loss_fn(model(xt[rows]), yt[rows])
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        if mon:
+            mon.epoch_end()
+    if mon:
+        mon.finish()
+    return losses, mon
+
+
+class Dense(nn.Module):
+    """The most common style: layers as attributes, activations as functions in forward()."""
+
+    def __init__(self, code=64):
+        super().__init__()
+        self.fc1, self.fc2 = nn.Linear(784, code), nn.Linear(code, 784)
+
+    def forward(self, x):
+        return torch.sigmoid(self.fc2(F.relu(self.fc1(x))))
+
+
+class Nested(nn.Module):
+    """nn.Sequential encoder and decoder inside a module, activation modules, images (N, C, H, W)."""
+
+    def __init__(self, act=nn.ReLU):
+        super().__init__()
+        self.encoder = nn.Sequential(nn.Conv2d(1, 16, 3, stride=2, padding=1), act(),
+                                     nn.Conv2d(16, 8, 3, stride=2, padding=1), nn.BatchNorm2d(8), act())
+        self.decoder = nn.Sequential(nn.ConvTranspose2d(8, 16, 3, stride=2, padding=1, output_padding=1), act(),
+                                     nn.Dropout(0.1),
+                                     nn.ConvTranspose2d(16, 1, 3, stride=2, padding=1, output_padding=1), nn.Sigmoid())
+
+    def forward(self, x):
+        return self.decoder(self.encoder(x))
+
+
+class Recurrent(nn.Module):
+    """An LSTM encoder whose last hidden state is repeated into a GRU decoder: tuple outputs, sequences."""
+
+    def __init__(self):
+        super().__init__()
+        self.encoder, self.decoder, self.out = nn.LSTM(1, 32, batch_first=True), nn.GRU(32, 32, batch_first=True), \
+            nn.Linear(32, 1)
+
+    def forward(self, x):
+        _, (h, _) = self.encoder(x)
+        y, _ = self.decoder(h[-1].unsqueeze(1).repeat(1, x.shape[1], 1))
+        return self.out(y)
+
+
+class Conv1d(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Conv1d(1, 16, 3, padding=1), nn.LeakyReLU(), nn.Conv1d(16, 8, 3, stride=2, padding=1),
+                                 nn.Tanh(), nn.ConvTranspose1d(8, 16, 4, stride=2, padding=1), nn.ELU(),
+                                 nn.Conv1d(16, 1, 3, padding=1))
+
+    def forward(self, x):  # (N, T, 1) in and out, as the sequences are stored
+        return self.net(x.transpose(1, 2)).transpose(1, 2)
+
+
+class VAE(nn.Module):
+    """pytorch/examples' VAE, as published: (reconstruction, mu, logvar), sampling in forward()."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.fc21, self.fc22 = nn.Linear(784, 400), nn.Linear(400, 20), nn.Linear(400, 20)
+        self.fc3, self.fc4 = nn.Linear(20, 400), nn.Linear(400, 784)
+
+    def forward(self, x):
+        h1 = F.relu(self.fc1(x.view(-1, 784)))
+        mu, logvar = self.fc21(h1), self.fc22(h1)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        return torch.sigmoid(self.fc4(F.relu(self.fc3(z)))), mu, logvar
+
+
+def vae_loss(kl_weight=1.0):
+    def loss_function(out, x):
+        recon_x, mu, logvar = out
+        bce = F.binary_cross_entropy(recon_x, x.view(-1, 784), reduction='sum')
+        return bce - kl_weight * 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+    return loss_function
+
+
+@pytest.fixture(scope='module')
+def trained():
+    """Each structure trained briefly with Adam, with the monitor beside the loop."""
+    torch.manual_seed(0)
+    runs = {'dense': fit(Dense(), X, nn.MSELoss(), 10)[1], 'nested': fit(Nested(), IMAGES, nn.BCELoss(), 8)[1],
+            'recurrent': fit(Recurrent(), WAVES, nn.MSELoss(), 20, lr=1e-2, batch=32)[1],
+            'conv1d': fit(Conv1d(), WAVES, nn.MSELoss(), 20, lr=1e-2, batch=32)[1],
+            'vae': fit(VAE(), X, vae_loss(), 10, batch=128)[1],
+            'vae_collapsed': fit(VAE(), X, vae_loss(kl_weight=200.0), 10, batch=128)[1]}
+    return runs
+
+
+@pytest.mark.parametrize('name', ['dense', 'nested', 'recurrent', 'conv1d', 'vae'])
+def test_healthy_modules_of_every_structure_get_no_failure(trained, name):
+    mon = trained[name]
+    assert named(mon.findings, 'failure') == [], mon.findings
+    assert mon.health[-1]['output_diversity'] > 0.3
+
+
+def test_activations_written_in_forward_are_read_from_the_graph(trained):
+    net = trained['dense'].metrics['network']
+    assert [(layer['key'], layer['activation']) for layer in net['layers']] == [
+        ('fc1', 'linear'), ('fc1+relu', 'relu'), ('fc2', 'linear'), ('fc2+sigmoid', 'sigmoid')]
+    assert net['output'] == 'fc2+sigmoid' and net['code'] == 'fc1+relu' and list(net['kernels']) == ['fc1', 'fc2']
+    assert trained['dense'].health[-1]['layers']['fc1+relu']['dead'] < 0.5  # measured on the relu's own values
+
+
+def test_nested_sequentials_conv_batchnorm_dropout_and_activation_modules(trained):
+    layers = [(layer['key'], layer['activation']) for layer in trained['nested'].metrics['network']['layers']]
+    assert layers == [('encoder.0', 'linear'), ('encoder.1', 'relu'), ('encoder.2', 'linear'), ('encoder.4', 'relu'),
+                      ('decoder.0', 'linear'), ('decoder.1', 'relu'), ('decoder.3', 'linear'),
+                      ('decoder.4', 'sigmoid')]
+    assert list(trained['nested'].metrics['network']['kernels']) == ['encoder.0', 'encoder.2', 'decoder.0',
+                                                                     'decoder.3']
+
+
+def test_recurrent_and_conv1d_modules_are_measured_through_their_tuple_outputs(trained):
+    net = trained['recurrent'].metrics['network']
+    assert [(layer['key'], layer['activation']) for layer in net['layers']] == [
+        ('encoder', 'tanh'), ('decoder', 'tanh'), ('out', 'linear')]
+    assert net['code'] == 'encoder' and len(net['kernels']) == 3  # the LSTM's h, the one forward() uses
+    assert [layer['activation'] for layer in trained['conv1d'].metrics['network']['layers']] == [
+        'linear', 'leaky_relu', 'linear', 'tanh', 'linear', 'elu', 'linear']
+
+
+def test_the_vae_tuple_gives_the_posterior_and_a_collapsed_one_is_named(trained):
+    healthy, collapsed = trained['vae'], trained['vae_collapsed']
+    assert healthy.metrics['network']['code'] == 'fc21' and healthy.health[-1]['posterior']['active'] >= 1
+    assert 'posterior_collapse' in named(collapsed.findings, 'failure')
+    evidence = next(f['evidence'] for f in collapsed.findings if f['rule'] == 'posterior_collapse')
+    assert 'none of the 20 latent dimensions is active' in evidence and 'KL per dimension' in evidence
+    assert "reduction='sum'" in next(f['fix'] for f in collapsed.findings if f['rule'] == 'posterior_collapse')
+
+
+def test_a_seeded_loop_gives_the_same_losses_with_and_without_the_monitor():
+    torch.manual_seed(3)
+    state = VAE().state_dict()
+    runs = []
+    for monitor in (False, True):
+        model = VAE()
+        model.load_state_dict(state)
+        runs.append(fit(model, X, vae_loss(), 2, batch=128, monitor=monitor))
+    assert runs[0][0] == runs[1][0]  # the VAE samples in forward(): the monitor's passes drew nothing of the loop's
+
+
+def test_the_monitor_writes_no_grad_restores_modes_and_never_steps_the_optimizer():
+    torch.manual_seed(0)
+    model = Nested()
+    model.train()
+    model.decoder.eval()  # modes set per module are put back as they were
+    model.encoder[0].weight.requires_grad_(False)
+    optimizer = torch.optim.Adam(model.parameters(), 1e-3)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    mon = HealthMonitor(model, IMAGES[:200], nn.MSELoss(), optimizer, verbose=False)
+    mon.epoch_end()
+    mon.finish()
+    assert all(p.grad is None for p in model.parameters())
+    assert model.training and not model.decoder.training and model.encoder.training
+    assert not model.encoder[0].weight.requires_grad and model.encoder[2].weight.requires_grad
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())  # BatchNorm's statistics too
+    assert optimizer.state_dict()['state'] == {}  # never stepped
+    assert not optimizer._optimizer_step_pre_hooks and not optimizer._optimizer_step_post_hooks  # hooks removed
+
+
+def test_context_manager_folder_and_the_learning_rate_step(tmp_path):
+    torch.manual_seed(0)
+    model = Dense()
+    optimizer = torch.optim.SGD(model.parameters(), lr=500.0)
+    xt = torch.as_tensor(X)
+    with HealthMonitor(model, X[:300], nn.MSELoss(), optimizer, out=tmp_path / 'run', verbose=False) as mon:
+        for _ in range(2):
+            for i in range(0, len(xt), 100):
+                optimizer.zero_grad()
+                F.mse_loss(model(xt[i:i + 100]), xt[i:i + 100]).backward()
+                optimizer.step()
+            mon.epoch_end()
+    assert mon.metrics is not None and [h['epoch'] for h in mon.health] == [0, 1, 2]
+    assert 'learning_rate_high' in named(mon.findings) and mon.health[1]['step_update']['fc1'] > 0.1
+    saved = json.loads((tmp_path / 'run' / 'health.json').read_text())
+    assert saved['findings'] == mon.findings
+    assert (tmp_path / 'run' / 'health.png').stat().st_size > 20000
+    assert list((tmp_path / 'run' / 'tensorboard').glob('events.out.tfevents.*'))
+
+
+def test_without_an_optimizer_the_report_says_the_learning_rate_rules_were_skipped():
+    mon = HealthMonitor(Dense(), X[:300], nn.MSELoss(), verbose=False)
+    mon.epoch_end()
+    mon.finish()
+    assert any('learning-rate rules were skipped' in note for note in mon.metrics['notes'])
+
+
+def test_a_sample_as_a_tensor_or_an_array_gives_the_same_numbers():
+    torch.manual_seed(0)
+    model = Nested()
+    a = preflight(model, IMAGES[:300], nn.MSELoss(), verbose=False)
+    b = preflight(model, torch.as_tensor(IMAGES[:300]), nn.MSELoss(), verbose=False)
+    assert a == b
+
+
+def test_shapes_that_broadcast_are_a_blocker_and_their_fix_is_clean():
+    class Regressor(nn.Module):
+        def __init__(self, squeeze):
+            super().__init__()
+            self.fc, self.squeeze = nn.Linear(8, 1), squeeze
+
+        def forward(self, x):
+            y = self.fc(x)
+            return y if self.squeeze else y.unsqueeze(-1)  # (N, 1, 1) against targets (N, 1)
+    x = np.random.default_rng(0).normal(size=(300, 8)).astype('float32')
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', UserWarning)  # MSELoss' own warning about it
+        broken = preflight(Regressor(False), x, nn.MSELoss(), targets=x[:, :1], verbose=False)
+    fixed = preflight(Regressor(True), x, nn.MSELoss(), targets=x[:, :1], verbose=False)
+    assert named(broken, 'failure') == ['shape_mismatch'] and '(1, 1) per input' in broken[0]['evidence']
+    assert 'output.view(target.shape)' in broken[0]['fix']
+    assert not named(fixed, 'failure')
+
+
+def test_functional_style_names_its_causes_without_a_false_one():
+    raw = preflight(Dense(), X[:300] * 255, nn.MSELoss(), verbose=False)
+    assert named(raw, 'failure') == ['targets_out_of_range', 'inputs_not_scaled']
+    assert 'torch.sigmoid' in raw[0]['evidence'] or 'sigmoid' in raw[0]['evidence']
+
+    class Scaled(Dense):
+        def forward(self, x):
+            return 255 * super().forward(x)  # an operation after the sigmoid: the output's range is not guessed
+    found = preflight(Scaled(), X[:300] * 255, nn.MSELoss(), verbose=False)
+    assert 'targets_out_of_range' not in named(found)
+
+
+def test_a_post_mortem_of_a_trained_module(trained):
+    m = postmortem(trained['vae_collapsed'].model, X[:300], vae_loss(kl_weight=200.0), verbose=False)
+    assert 'posterior_collapse' in named(m['findings'], 'failure') and m['epochs_done'] is None
+
+
+EXPECTED_ERRORS = {
+    'list': ('sample is a list', lambda: preflight(Dense(), list(X[:300]), nn.MSELoss())),
+    'loader': ('sample is a DataLoader', lambda: preflight(Dense(), torch.utils.data.DataLoader(X[:300]),
+                                                           nn.MSELoss())),
+    'nan': ('sample has NaN or Inf in 1 of its 300 rows (the first: row 4)',
+            lambda: preflight(Dense(), np.where(np.arange(300)[:, None] == 4, np.nan, X[:300]), nn.MSELoss())),
+    'empty': ('sample is empty', lambda: preflight(Dense(), X[:0], nn.MSELoss())),
+    'every': ('every=2.5: give a whole number', lambda: HealthMonitor(Dense(), X[:300], nn.MSELoss(), every=2.5)),
+    'shape': ('the model could not run on the sample (rows of shape (28, 28))',
+              lambda: preflight(Dense(), X[:300].reshape(-1, 28, 28), nn.MSELoss())),
+    'loss': ('loss_fn(model(x), targets) failed', lambda: preflight(Dense(), X[:300], nn.MSELoss(),
+                                                                    targets=X[:300, :10])),
+    'not_a_loss': ('loss_fn=3 is not callable', lambda: preflight(Dense(), X[:300], 3)),
+    'optimizer': ('not a torch.optim.Optimizer', lambda: HealthMonitor(Dense(), X[:300], nn.MSELoss(), optimizer=1)),
+}
+
+
+@pytest.mark.parametrize('name', sorted(EXPECTED_ERRORS))
+def test_bad_input_gets_one_line_that_says_what_to_do(name):
+    text, call = EXPECTED_ERRORS[name]
+    with pytest.raises(UsageError) as error:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', UserWarning)
+            call()
+    assert text in str(error.value) and '\n' not in str(error.value), str(error.value)
+
+
+def test_a_check_that_fails_during_training_is_a_finding_and_the_loop_goes_on():
+    class Flaky(Dense):
+        calls = 0
+
+        def forward(self, x):
+            Flaky.calls += 1
+            if not self.training and Flaky.calls > 3:  # the monitor's later passes run in eval mode
+                raise RuntimeError('a forward() that fails in eval mode')
+            return super().forward(x)
+    losses, mon = fit(Flaky(), X, nn.MSELoss(), 2)
+    assert len(losses) == 2 * 19 and 'not_measured' in named(mon.findings)
+    assert any('a forward() that fails in eval mode' in f['evidence'] for f in mon.findings)
+
+
+def test_the_probe_finds_what_forward_uses_of_a_module_called_twice():
+    class Shared(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(784, 784)
+
+        def forward(self, x):
+            return torch.sigmoid(self.fc(torch.relu(self.fc(x))))
+    probe = Probe(Shared(), X[:50], X[:50], nn.MSELoss())
+    assert [tap['key'] for tap in probe.taps] == ['fc', 'fc+relu', 'fc#2', 'fc#2+sigmoid']
+    assert list(probe.kernels) == ['fc']  # one weight matrix, measured once
