@@ -35,6 +35,7 @@ import numpy as np
 import data
 import diagnostics
 from aehealth import rules, stats
+from aehealth.monitor import quiet_stderr
 
 M_C1, M_C2 = 16, 32  # conv channels, as posted
 EVAL_CHUNK = 2000    # images per feed when evaluating; the question fed all 70000 at once
@@ -233,7 +234,7 @@ if __name__ == '__main__':  # a mistyped flag is answered now, before the second
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 _t = time.perf_counter()
-with data.quiet_stderr():
+with quiet_stderr():
     import tensorflow as tf
 IMPORT_SECONDS = time.perf_counter() - _t  # reported in each run's timing
 import visualize  # noqa: E402  (matplotlib, also after the flags are checked)
@@ -412,7 +413,7 @@ def seed_everything(seed):
 def make_session(threads):
     """A CPU session whose ops use `threads` threads each (the last digits of a run depend on the count)."""
     config = tf1.ConfigProto(intra_op_parallelism_threads=threads, inter_op_parallelism_threads=1)
-    with data.quiet_stderr():
+    with quiet_stderr():
         return tf1.Session(config=config)
 
 

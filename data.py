@@ -7,14 +7,12 @@ The data flags, the one-line errors and the quiet TensorFlow start-up that every
 this module loads nothing heavy, so a program can answer a mistyped flag before it imports TensorFlow.
 """
 import argparse
-import contextlib
 import gzip
 import hashlib
 import math
 import os
 import platform
 import shutil
-import sys
 import tempfile
 import urllib.request
 import zipfile
@@ -327,22 +325,3 @@ def machine():
     except (OSError, StopIteration):
         model = platform.processor() or platform.machine()
     return f'{model}, {os.cpu_count()} cores'
-
-
-@contextlib.contextmanager
-def quiet_stderr():
-    """Hide TF's C++ start-up chatter (it ignores TF_CPP_MIN_LOG_LEVEL); replay it if something fails."""
-    sys.stderr.flush()
-    saved, buf = os.dup(2), tempfile.TemporaryFile()
-    os.dup2(buf.fileno(), 2)
-    try:
-        yield
-    except BaseException:
-        os.dup2(saved, 2)
-        buf.seek(0)
-        sys.stderr.write(buf.read().decode(errors='replace'))
-        raise
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        buf.close()

@@ -9,11 +9,12 @@ the same report as the training monitor. Exit status: 0 when it ran (whatever it
 import argparse
 import os
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from aehealth.monitor import Record, UsageError, check_out, report
+from aehealth.monitor import Record, UsageError, check_out, quiet_stderr, report
 
 
 def make_parser():
@@ -50,8 +51,13 @@ def load_model(path):
     path = Path(path)
     if not path.is_file():
         raise Refused(f'model {path}: no such file')
-    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # TensorFlow's start-up lines say nothing about the model
-    import keras
+    if path.suffix != '.h5' and not zipfile.is_zipfile(path):
+        raise Refused(f'model {path}: not a Keras model file (a .keras file is a zip archive; save one with '
+                      f'model.save("model.keras"))')
+    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+    with quiet_stderr():  # TensorFlow's start-up lines say nothing about the model
+        import keras
+        keras.ops.zeros(1)  # the first operation logs that there is no GPU
     try:
         return keras.saving.load_model(path)
     except Exception as e:

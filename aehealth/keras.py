@@ -208,7 +208,7 @@ class Probe:
         self.received_values = None
         try:
             self.loss_fn(tf.convert_to_tensor(targets[:rules.MIN_ROWS]), self._parts(out)[0])
-        except Exception as e:
+        except Exception:
             raise UsageError(f'the loss cannot compare the targets (rows of shape {tuple(targets.shape[1:])}) with the '
                              f'output (rows of shape {self.output_shape}): pass one target per input, shaped like the '
                              f'output') from None
@@ -302,20 +302,25 @@ class Probe:
             key = layer.name if counts[layer.name] == 1 else f'{layer.name}#{counts[layer.name]}'
             if k in self.upstream and activation_name(layer) is not None:
                 measured.append((k, key, layer, value))
+        weighted = [(key, layer) for _, key, layer, _ in measured if kernel(layer) is not None]
+        # a weight layer whose output an activation layer takes whole is measured after it, as Dense(activation=...)
+        fed = {id(_first(record[k][1])) for k, _, layer, _ in measured if kernel(layer) is None
+               and activation_name(layer) not in ('linear', None) and tf.is_tensor(_first(record[k][1]))}
+        measured = [m for m in measured if not (activation_name(m[2]) == 'linear' and kernel(m[2]) is not None
+                                                and id(_first(m[3])) in fed)]
         self.index = [k for k, *_ in measured]
         self.keys = [key for _, key, _, _ in measured]
         self.output = self.keys[-1] if self.keys else None
         widths = {key: int(np.prod(_first(value).shape[1:])) for _, key, _, value in measured}
         self.channels = {key: -1 for _, key, _, value in measured if len(_first(value).shape) > 2}  # channels last
         hidden = [key for key in self.keys if key != self.output]
-        if hidden and kernel(measured[-1][2]) is None:  # an activation layer at the end: the layer before is the output's
-            hidden = hidden[:-1]
+        if hidden and kernel(measured[-1][2]) is None and activation_name(measured[-2][2]) == 'linear':
+            hidden = hidden[:-1]  # an activation layer at the end, after BatchNorm say: the layer before is the output's
         code = min(reversed(hidden), key=lambda key: widths[key]) if hidden else None  # narrowest; the later if tied
         self.kernels = {}
-        for _, key, layer, _ in measured:
+        for key, layer in weighted:
             w = kernel(layer)
-            if w is not None and w.trainable and key not in self.kernels and \
-                    all(w is not v for v in self.kernels.values()):
+            if w.trainable and key not in self.kernels and all(w is not v for v in self.kernels.values()):
                 self.kernels[key] = w
         self.received, self.received_by = None, None
         first = next(((k, layer) for k, (layer, _, _) in enumerate(record)

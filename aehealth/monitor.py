@@ -5,8 +5,12 @@ A front-end turns its framework's model into arrays (each measured layer's value
 gradients' norms) and hands them to `Check`; `Record` keeps the checks of one training run and judges them with
 aehealth.rules.
 """
+import contextlib
 import json
 import math
+import os
+import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -254,3 +258,22 @@ def report(metrics, heading, before_training):
     """The printed report: a heading, the findings with their fixes, and the notes."""
     return '\n'.join([heading] + rules.finding_lines(metrics['findings'], before_training, metrics.get('notes') or ()))
 
+
+@contextlib.contextmanager
+def quiet_stderr():
+    """For command lines: hide TensorFlow's C++ start-up lines (they ignore TF_CPP_MIN_LOG_LEVEL); replay them if
+    something fails."""
+    sys.stderr.flush()
+    saved, buf = os.dup(2), tempfile.TemporaryFile()
+    os.dup2(buf.fileno(), 2)
+    try:
+        yield
+    except BaseException:
+        os.dup2(saved, 2)
+        buf.seek(0)
+        sys.stderr.write(buf.read().decode(errors='replace'))
+        raise
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        buf.close()

@@ -248,12 +248,14 @@ class Probe:
                 if src is not None:
                     taps.insert(taps.index(src) + 1, dict(key=f'{src["key"]}+{inferred[0]}',
                                                           label=f'{src["key"]} + {inferred[0]} in forward()',
-                                                          activation=inferred[0], source=('in', k), module=None))
+                                                          activation=inferred[0], source=('in', k), module=None,
+                                                          of=inferred[1]))
         last = functional(recon)
         if last is not None:
             src = taps_by_index(taps, last[1])
             taps.append(dict(key=f'{src["key"]}+{last[0]}' if src else 'output', label=(f'{src["key"]} + {last[0]} '
-                             f'in forward()' if src else 'output'), activation=last[0], source=('recon',), module=None))
+                             f'in forward()' if src else 'output'), activation=last[0], source=('recon',), module=None,
+                             of=last[1]))
         elif taps and not self._made_by(taps[-1], record, recon):
             op = type(_walk(recon.grad_fn)).__name__ if recon.grad_fn is not None else 'no operation'
             self.notes.append(f'the output is made by {op} after {taps[-1]["key"]}: its range is not judged')
@@ -270,7 +272,20 @@ class Probe:
                                    not isinstance(tap['module'], nn.RNNBase)):
                 kept.append(tap)  # of an RNN's tensors, the first the reconstruction depends on
                 modules.add(tap['module'])
-        self.taps = kept
+        self.weighted = [tap for tap in kept if tap['module'] is not None and _kernel(tap['module']) is not None]
+        fed = set()  # the weight layers' outputs that an activation measured after them takes whole
+        for tap in kept:
+            if tap['activation'] in (None, 'linear'):
+                continue
+            if tap.get('of') is not None:
+                fed.add(tap['of'])
+            elif tap['source'][0] == 'out':
+                given = record[tap['source'][1]][1]
+                fed.update(t['source'][1] for t in kept if t['source'][0] == 'out' and t['activation'] == 'linear'
+                           and self._tensor(t, record, recon, raw=True) is given)
+        # a weight layer's own output is measured when no activation follows it: its activation's values say more
+        self.taps = [tap for tap in kept if not (tap['activation'] == 'linear' and tap['source'][0] == 'out'
+                                                 and tap['source'][1] in fed)]
         self._describe(record, recon, mean)
 
     @staticmethod
@@ -292,12 +307,13 @@ class Probe:
 
     def _describe(self, record, recon, mean=None):
         """The network as the rules see it, the weights to differentiate, and the first weight layer."""
-        widths, self.channels, weighted = {}, {}, None
+        widths, self.channels = {}, {}
+        layers = [(tap['source'][1], tap['module']) for tap in self.weighted]
         for tap in self.taps:
             tensor = self._tensor(tap, record, recon)
             widths[tap['key']] = int(np.prod(tensor.shape[1:]))
-            if tap['module'] is not None and _kernel(tap['module']) is not None:
-                weighted = tap['module']
+            at = len(record) if tap['source'][0] == 'recon' else tap['source'][1]
+            weighted = next((m for k, m in reversed(layers) if k <= at), None)  # the weight layer that made it
             if tensor.dim() > 3 or (tensor.dim() == 3 and isinstance(weighted, (nn.Conv1d, nn.ConvTranspose1d))):
                 self.channels[tap['key']] = 1  # maps: (N, C, ...)
             elif tensor.dim() == 3:
@@ -314,9 +330,9 @@ class Probe:
         if mean is not None:  # a VAE's code is its posterior's mean
             code = next((tap['key'] for tap in hidden if self._tensor(tap, record, recon, raw=True) is mean), code)
         self.kernels = {}
-        for tap in self.taps:
-            w = _kernel(tap['module']) if tap['module'] is not None else None
-            if w is not None and w.requires_grad and all(w is not v for v in self.kernels.values()):
+        for tap in self.weighted:
+            w = _kernel(tap['module'])
+            if w.requires_grad and all(w is not v for v in self.kernels.values()):
                 self.kernels[tap['key']] = w
         first = next(((k, m) for k, (m, _, _) in enumerate(record) if _kernel(m) is not None
                       or isinstance(m, nn.Embedding)), None)

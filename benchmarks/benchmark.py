@@ -3,6 +3,7 @@
     python benchmarks/benchmark.py                       # everything (MNIST as autoencoder.py finds it)
     python benchmarks/benchmark.py --only callback --epochs 5   # the Keras callback's cost on a fit of the fixed network
     python benchmarks/benchmark.py --only probe          # the probe alone and beside two busy processes
+    python benchmarks/benchmark.py --only torch --epochs 3      # aehealth.torch's cost on a PyTorch conv autoencoder
 
 Not a test: it prints tables. Each measurement runs in its own process (our code disables eager execution,
 Keras needs it), alternating the two sides so both see the same machine state; medians over --repeats.
@@ -153,6 +154,68 @@ def worker_callback(x, epochs, sample, monitor):
     return seconds / epochs, (callbacks[0].seconds / (seconds - callbacks[0].seconds) if monitor else None)
 
 
+TORCH_BATCH = 128
+
+
+def torch_conv_autoencoder():
+    """The PyTorch conv autoencoder timed: the tutorials' style, activations in forward() (cases/torch_control_conv)."""
+    from cases.torch_control_conv import ConvAutoencoder
+    return ConvAutoencoder()
+
+
+def worker_torch(x, epochs, sample, monitor):
+    """Seconds per epoch of a plain PyTorch loop over x (batch 128, Adam 1e-3, MSE), with or without the monitor; the
+    monitor's own share of the rest; and, with it, where a check's time goes (cProfile of 3 more checks)."""
+    import cProfile
+    import pstats
+
+    import torch
+    from torch import nn
+
+    from aehealth.torch import HealthMonitor
+    torch.manual_seed(0)
+    images = torch.as_tensor(x.reshape(-1, 1, 28, 28))
+    model, loss_fn = torch_conv_autoencoder(), nn.MSELoss()
+    optimizer = torch.optim.Adam(model.parameters(), 1e-3)
+    for i in range(0, 3 * TORCH_BATCH, TORCH_BATCH):  # warm up the kernels first
+        optimizer.zero_grad()
+        loss_fn(model(images[i:i + TORCH_BATCH]), images[i:i + TORCH_BATCH]).backward()
+        optimizer.step()
+    mon = HealthMonitor(model, images[:sample].numpy(), loss_fn, optimizer, every=1, verbose=False) if monitor else None
+    t0 = time.perf_counter()
+    for _ in range(epochs):
+        model.train()
+        order = torch.randperm(len(images))
+        for i in range(0, len(images), TORCH_BATCH):
+            batch = images[order[i:i + TORCH_BATCH]]
+            optimizer.zero_grad()
+            loss_fn(model(batch), batch).backward()
+            optimizer.step()
+        if mon:
+            mon.epoch_end()
+    seconds = time.perf_counter() - t0
+    if not mon:
+        return seconds / epochs, None, None
+    share = mon.seconds / (seconds - mon.seconds)
+    profile = cProfile.Profile()
+    profile.enable()
+    for k in range(3):
+        mon._session.check(epochs + 1 + k)
+    profile.disable()
+    stats = pstats.Stats(profile)
+    total = sum(row[3] for key, row in stats.stats.items() if key[2] == 'check')
+    parts = {'the model on the sample, with forward hooks': '_run', 'torch.autograd.grad': 'grad',
+             'the loss (twice for a VAE)': 'forward', 'adding a chunk up (numpy: layer sums)': 'add',
+             'the snapshot (numbers per layer, output diversity)': 'snapshot'}
+    shares = {}
+    for words, name in parts.items():
+        cumulative = [row[3] for key, row in stats.stats.items() if key[2] == name and
+                      ('aehealth' in key[0] or name == 'grad' and 'autograd' in key[0]
+                       or name == 'forward' and 'loss.py' in key[0])]
+        shares[words] = max(cumulative, default=0.0) / total if total else 0.0
+    return seconds / epochs, share, dict(shares, check_seconds=total / 3)
+
+
 def run_worker(kind, args, *extra):
     out = subprocess.run([sys.executable, __file__, '--worker', kind, '--data', args.data or '',
                           '--images', str(args.images), '--epochs', str(args.epochs), '--sample', str(args.sample),
@@ -218,9 +281,10 @@ def main():
     p.add_argument('--epochs', type=int, default=1, help='timed passes per measurement (default: %(default)s)')
     p.add_argument('--repeats', type=int, default=5, help='measurements of each side (default: %(default)s)')
     p.add_argument('--sample', type=int, default=1000, help='rows the health monitor measures (default: %(default)s)')
-    p.add_argument('--only', choices=('faithful', 'probe', 'callback', 'step'), action='append',
+    p.add_argument('--only', choices=('faithful', 'probe', 'callback', 'torch', 'step'), action='append',
                    help='run only these parts (default: all)')
-    p.add_argument('--worker', choices=('ours', 'keras', 'probe', 'callback', 'plain'), help=argparse.SUPPRESS)
+    p.add_argument('--worker', choices=('ours', 'keras', 'probe', 'callback', 'plain', 'torch', 'torch_plain'),
+                   help=argparse.SUPPRESS)
     p.add_argument('--run', help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker == 'probe':
@@ -232,10 +296,14 @@ def main():
             seconds, share = worker_callback(x, args.epochs, args.sample, monitor=args.worker == 'callback')
             print(json.dumps({'seconds_per_epoch': seconds, 'own_share': share}))
             return
+        if args.worker in ('torch', 'torch_plain'):
+            seconds, share, where = worker_torch(x, args.epochs, args.sample, monitor=args.worker == 'torch')
+            print(json.dumps({'seconds_per_epoch': seconds, 'own_share': share, 'where': where}))
+            return
         rate = (worker_ours if args.worker == 'ours' else worker_keras)(x, args.epochs)
         print(json.dumps({'images_per_second': rate}))
         return
-    parts = args.only or ['faithful', 'probe', 'callback', 'step']
+    parts = args.only or ['faithful', 'probe', 'callback', 'torch', 'step']
     print(f'machine: {data.machine()}', flush=True)
     if 'faithful' in parts or 'probe' in parts:  # first, so the peak memory of finished children is this run's alone
         with tempfile.TemporaryDirectory() as tmp:
@@ -266,6 +334,32 @@ def main():
         print(f'| cost: the median of the {args.repeats} pairs\' ratios | {paired - 1:+.1%} |')
         print(f'| cost: the callback\'s own time (it times itself) over the rest of the fit, median | '
               f'{statistics.median(shares):+.1%} |', flush=True)
+    if 'torch' in parts:
+        plain, monitored, shares, where = [], [], [], []
+        for k in range(args.repeats):
+            plain.append(run_worker('torch_plain', args)['seconds_per_epoch'])
+            got = run_worker('torch', args)
+            monitored.append(got['seconds_per_epoch'])
+            shares.append(got['own_share'])
+            where.append(got['where'])
+            print(f'repeat {k + 1}/{args.repeats}: loop {plain[-1]:.2f} s/epoch, with aehealth.torch.HealthMonitor(every=1) '
+                  f'{monitored[-1]:.2f} s/epoch, of which the monitor\'s own work {shares[-1]:.1%} of the rest', flush=True)
+        a, b = statistics.median(plain), statistics.median(monitored)
+        paired = statistics.median(m / p for p, m in zip(plain, monitored))
+        print(f'\nthe PyTorch monitor on a loop of a conv autoencoder ({args.images} images x {args.epochs} epoch(s), '
+              f'batch {TORCH_BATCH}, sample {args.sample}, every=1), median of {args.repeats}\n')
+        print('| loop | seconds per epoch |\n|---|---|')
+        print(f'| without the monitor | {a:.2f} |\n| with HealthMonitor(model, sample, loss_fn, optimizer, every=1) | {b:.2f} |')
+        print(f'| cost: the medians\' ratio | {b / a - 1:+.1%} |')
+        print(f'| cost: the median of the {args.repeats} pairs\' ratios | {paired - 1:+.1%} |')
+        print(f'| cost: the monitor\'s own time (it times itself) over the rest of the loop, median | '
+              f'{statistics.median(shares):+.1%} |')
+        print(f'\nwhere one check\'s {statistics.median(w["check_seconds"] for w in where):.2f} s go (cProfile, median '
+              f'of the repeats; parts overlap: the loss runs inside the model pass of a VAE only)\n')
+        print('| part | share of a check |\n|---|---|')
+        for words in where[0]:
+            if words != 'check_seconds':
+                print(f'| {words} | {statistics.median(w[words] for w in where):.0%} |')
     if 'step' in parts:
         ours, keras = [], []
         for k in range(args.repeats):

@@ -1,10 +1,13 @@
 """What every case shares: the committed MNIST subset, and running a case as its reporter would, watched.
 
-A case module names its SOURCE, the SYMPTOM reported, the CAUSE and FIX its answer or maintainer gave, the
-rules whose findings name that cause (NAMES; empty for a control), and build(fixed) -> the model, the training
-data and fit's arguments, as reported (fixed=True: with the answer's fix). `run` trains it with a HealthMonitor
-after a pre-flight check; a case passes when its failure findings name the cause and its fixed version has none.
+A case module names its FRAMEWORK ('keras' unless it says 'torch'), its SOURCE, the SYMPTOM reported, the CAUSE and
+FIX its answer or maintainer gave, the rules whose findings name that cause (NAMES; empty for a control, None when
+no cause was given), and build(fixed) -> the model, the training data and how it was trained, as reported
+(fixed=True: with the answer's fix). `run` trains it beside a monitor after a pre-flight check; a case passes when
+its failure findings name the cause and its fixed version has none; a case with no documented cause, when its run
+is stuck and the report names a cause or says that none fired.
 """
+import warnings
 import os
 import sys
 import time
@@ -17,8 +20,9 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 import data  # noqa: E402
+from aehealth.monitor import quiet_stderr  # noqa: E402
 
-with data.quiet_stderr():  # TF's C++ start-up chatter, hidden as autoencoder.py hides it
+with quiet_stderr():  # TF's C++ start-up chatter, hidden as autoencoder.py hides it
     import keras  # noqa: E402
     keras.ops.zeros(1)  # the first op looks for a GPU, and TF's C++ logs that there is none
 
@@ -37,6 +41,8 @@ def mnist():
 
 def run(case, fixed=False, seed=0):
     """Build the case, check it before training, train it with the monitor; its findings and numbers."""
+    if getattr(case, 'FRAMEWORK', 'keras') == 'torch':
+        return run_torch(case, fixed, seed)
     keras.utils.set_random_seed(seed)
     spec = case.build(fixed)
     model, x, y = spec['model'], spec['x'], spec['y']
@@ -44,9 +50,43 @@ def run(case, fixed=False, seed=0):
     repeat = spec.get('repeat', 1)  # an epoch here passes the data `repeat` times: Keras spends ~0.1 s on each epoch
     x, y = np.concatenate([x] * repeat), np.concatenate([y] * repeat)
     t0 = time.perf_counter()
-    before = preflight(model, sample, targets=targets, verbose=False)
-    monitor = HealthMonitor(sample, targets=targets, verbose=False, every=spec.get('every', 1))
+    forward = spec.get('forward')  # a VAE's: (reconstruction, mean, log-variance)
+    before = preflight(model, sample, targets=targets, verbose=False, forward=forward)
+    monitor = HealthMonitor(sample, targets=targets, verbose=False, every=spec.get('every', 1), forward=forward)
     model.fit(x, y, callbacks=[monitor], verbose=0, **spec['fit'])
+    return dict(preflight=before, findings=monitor.findings, metrics=monitor.metrics,
+                seconds=time.perf_counter() - t0, model=model, sample=sample, targets=targets)
+
+
+def run_torch(case, fixed=False, seed=0):
+    """A PyTorch case: the plain training loop of the tutorials, with aehealth.torch beside it."""
+    import torch
+
+    from aehealth.torch import HealthMonitor as TorchMonitor
+    from aehealth.torch import preflight as torch_preflight
+    torch.manual_seed(seed)
+    spec = case.build(fixed)
+    model, x, y, loss_fn = spec['model'], spec['x'], spec['y'], spec['loss_fn']
+    sample, targets = x[:SAMPLE], y[:SAMPLE]
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', UserWarning)  # MSELoss' broadcast warning: a case reproduces what it warns of
+        before = torch_preflight(model, sample, loss_fn, targets=targets, verbose=False)
+        optimizer = spec['optimizer'](model.parameters())
+        monitor = TorchMonitor(model, sample, loss_fn, optimizer, targets=targets, every=spec.get('every', 1),
+                               verbose=False)
+        xt, yt = torch.as_tensor(x), torch.as_tensor(y)
+        for _ in range(spec['epochs']):
+            model.train()
+            order = torch.randperm(len(xt))
+            for i in range(0, len(xt), spec['batch_size']):
+                rows = order[i:i + spec['batch_size']]
+                optimizer.zero_grad()
+                loss = loss_fn(model(xt[rows]), yt[rows])
+                loss.backward()
+                optimizer.step()
+            monitor.epoch_end(loss.item())
+        monitor.finish()
     return dict(preflight=before, findings=monitor.findings, metrics=monitor.metrics,
                 seconds=time.perf_counter() - t0, model=model, sample=sample, targets=targets)
 
@@ -56,15 +96,23 @@ def failures(findings):
     return [f['rule'] for f in findings if f['level'] == 'failure']
 
 
+def names_a_cause(findings):
+    """Whether a stuck run's report names a cause, or says that none fired (the rule 'unexplained')."""
+    return any(rules.KINDS[f['rule']] in ('blocker', 'cause') for f in findings if f['level'] == 'failure')
+
+
 def verdict(case, broken, fixed):
-    """(names the cause?, fixed version clean?) as the case's test judges them."""
+    """(names the cause?, fixed version clean?) as the case's test judges them; a case with no documented cause:
+    (stuck and a cause named or none said to fire?, None)."""
+    if case.NAMES is None:
+        return bool(failures(broken['findings'])) and names_a_cause(broken['findings']), None
     names = bool(set(failures(broken['findings'])) & set(case.NAMES)) if case.NAMES else not failures(broken['findings'])
     return names, not failures(fixed['findings'])
 
 
 def main(case):
     """Run a case and its fix as a user would, and print what each check said."""
-    for fixed in (False, True):
+    for fixed in (False, True) if case.FIX else (False,):
         result = run(case, fixed)
         print(f'\n== {case.__name__.split(".")[-1]}, {"with the fix" if fixed else "as reported"} '
               f'({result["seconds"]:.1f} s): {case.FIX if fixed else case.SYMPTOM}')
