@@ -112,6 +112,31 @@ model = conv(L.Identity())
 model.compile(optimizer='adam', loss='mse')
 got['no_rescaling_preflight'] = rules(preflight(model, img[:300] * 255, targets=img[:300], verbose=False))
 
+# ---- keras.io's convolutional autoencoder under MSE: all black (a sigmoid pinned at 0); its fix, cross-entropy
+for name, loss in (('all_black', 'mse'), ('all_black_fixed', 'binary_crossentropy')):
+    keras.utils.set_random_seed(0)
+    i = keras.Input((28, 28, 1))
+    h = L.MaxPooling2D(2, padding='same')(L.Conv2D(32, 3, activation='relu', padding='same')(i))
+    h = L.MaxPooling2D(2, padding='same')(L.Conv2D(32, 3, activation='relu', padding='same')(h))
+    h = L.Conv2DTranspose(32, 3, strides=2, activation='relu', padding='same')(h)
+    h = L.Conv2DTranspose(32, 3, strides=2, activation='relu', padding='same')(h)
+    model = keras.Model(i, L.Conv2D(1, 3, activation='sigmoid', padding='same')(h))
+    model.compile(optimizer='adam', loss=loss)
+    run(name, model, np.concatenate([img] * 5), np.concatenate([img] * 5), 2, 128)
+
+# ---- initial weights: TF1's stddev-1 normal against Keras' default; shapes that broadcast against their fix
+for name, init in (('stddev_one', keras.initializers.RandomNormal(stddev=1.0)), ('glorot', 'glorot_uniform')):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((784,))] + [L.Dense(n, activation='relu', kernel_initializer=init)
+                                                      for n in (256, 64, 256)] + [L.Dense(784, activation='sigmoid')])
+    model.compile(optimizer='adam', loss='binary_crossentropy')
+    got[name] = [(f['rule'], f['level']) for f in preflight(model, x[:300], verbose=False)]
+for name, targets in (('broadcast', x[:300, :1]), ('broadcast_fixed', x[:300])):  # (N, 1) against (N, 784)
+    keras.utils.set_random_seed(0)
+    wide = keras.Sequential([keras.Input((784,)), L.Dense(32, activation='relu'), L.Dense(784, activation='sigmoid')])
+    wide.compile(optimizer='adam', loss='mse')
+    got[name] = [(f['rule'], f['level']) for f in preflight(wide, x[:300], targets=targets, verbose=False)]
+
 # ---- extra losses: the Keras blog's sparse autoencoder, and add_loss
 class Penalty(L.Layer):
     def call(self, z):
@@ -303,6 +328,18 @@ def test_healthy_models_of_every_structure_get_no_failure(got, name):
     r = got[name]
     assert r['preflight'] == [] and r['failures'] == [], r['evidence']
     assert r['end']['output_diversity'] > 0.3  # against the targets: the model learned to tell inputs apart
+
+
+def test_an_all_black_output_under_mse_is_named_and_cross_entropy_fixes_it(got):
+    black, fixed = got['all_black'], got['all_black_fixed']
+    assert 'saturated_output' in black['failures'] and 'one_output' in black['failures']
+    assert '"all black"' in black['evidence']['saturated_output']
+    assert fixed['failures'] == [] and fixed['end']['output_diversity'] > 0.3
+
+
+def test_initial_weights_off_scale_and_shapes_that_broadcast_are_named_before_training(got):
+    assert ('init_scale', 'warning') in got['stddev_one'] and got['glorot'] == []
+    assert ('shape_mismatch', 'failure') in got['broadcast'] and got['broadcast_fixed'] == []
 
 
 def test_a_subclassed_model_is_measured_through_its_sequential_attributes(got):

@@ -219,3 +219,91 @@ def test_inputs_all_alike_leave_diversity_collapse_and_plateau_unjudged():
     assert S.output_diversity(x, x) is None
     m = keras_metrics(output_diversity=None, baselines={'mean_input': 0.0, 'floor': 0.0}, final_loss=0.5)
     assert R.findings(m, fixes='keras') == []
+
+
+# ---------------------------------------------------------------- the rules added with the library
+
+def test_shapes_that_differ_per_row_are_a_blocker():
+    t = np.random.RandomState(10).rand(50, 1)
+    found = R.findings(keras_metrics(data=S.data_stats(t, t, 'linear', output_shape=(1, 1))), fixes='torch')
+    assert named(found, 'failure') == ['shape_mismatch'] and '(1, 1) per input and the target (1,)' in found[0]['evidence']
+    assert 'MSELoss only warns' in found[0]['fix']
+    assert R.findings(keras_metrics(data=S.data_stats(t, t, 'linear', output_shape=(1,))), fixes='torch') == []
+
+
+def test_a_sigmoid_pinned_at_0_where_targets_are_bright_is_named_under_mse_only():
+    t = np.zeros((100, 50))
+    t[:, :10] = 0.9  # bright pixels
+    black = np.full_like(t, 0.001)
+    pinned = S.output_pinned(black, t, 'sigmoid')
+    assert pinned == {'low': 1.0, 'high': 0.0}
+    healthy = S.output_pinned(np.clip(t + 0.05, 0.001, 0.995), t, 'sigmoid')  # black background, bright where wanted
+    assert healthy['low'] == 0.0 and S.output_pinned(black, t, 'linear') is None
+    for loss, fires in (('mse', True), ('MSELoss', True), ('binary_crossentropy', False), ('BCELoss', False),
+                        ('loss_function', False)):  # a loss it cannot name is not judged
+        m = keras_metrics(output_diversity=0.05, dead_outputs=None)
+        m['network'] = dict(m['network'], loss=loss)
+        for h in m['health']:
+            h['output_pinned'] = pinned
+        assert ('saturated_output' in named(R.findings(m))) is fires, loss
+
+
+def test_posterior_collapse_needs_every_dimension_inactive_and_a_trained_model():
+    rng = np.random.RandomState(11)
+    mean, log_var = rng.randn(300, 4) * 0.01, np.full((300, 4), -0.01)
+    collapsed = S.posterior(mean, log_var)
+    assert collapsed['active'] == 0 and max(collapsed['kl']) < 0.01
+    mean[:, 0] = rng.randn(300)  # one dimension used: a healthy VAE leaves others unused
+    assert S.posterior(mean, log_var)['active'] == 1
+    m = keras_metrics()
+    for h in m['health']:
+        h['posterior'] = collapsed
+    assert 'posterior_collapse' in named(R.findings(m))
+    assert 'posterior_collapse' not in named(R.findings(dict(m, epochs_done=0)))  # untrained means are small anyway
+
+
+def test_initial_weights_far_from_glorot_and_he_are_named_before_training_only():
+    rng = np.random.RandomState(12)
+    torch_default = S.weight_scale(rng.uniform(-1, 1, (64, 784)) / np.sqrt(784), 784, 64)  # PyTorch: 0.41x He's
+    stddev_one = S.weight_scale(rng.randn(784, 128), 784, 128)  # TF1's truncated_normal_initializer(): 1
+    tiny = S.weight_scale(rng.randn(784, 128) * 0.001, 784, 128)
+    m = keras_metrics()
+    for scales, expected in (({'dense': torch_default}, []), ({'dense': stddev_one}, ['init_scale']),
+                             ({'dense': tiny}, ['init_scale'])):
+        m['health'][0]['weight_scale'] = scales
+        assert named(R.findings(m)) == expected, scales
+    m['health'][0]['weight_scale'] = {'dense': stddev_one}
+    assert 'x the larger of Glorot' in R.findings(m)[0]['evidence']
+    m['health'][0]['epoch'] = 3  # a monitor attached to a model already trained: no initial weights to judge
+    assert named(R.findings(m)) == []
+
+
+def test_one_step_too_large_at_any_check_is_named_though_later_steps_are_small():
+    m = keras_metrics(step_update={'dense': 1e-3, 'dense_1': 2e-3})
+    m['health'][1]['step_update'] = {'dense': 1.7, 'dense_1': 0.2}
+    found = R.findings(m)
+    assert named(found) == ['learning_rate_high'] and 'at 5' in found[0]['evidence']
+
+
+def test_a_check_that_failed_is_a_note_never_a_failure_by_itself():
+    found = R.findings(keras_metrics(not_measured={'the model after epoch 3': 'RuntimeError: boom'}))
+    assert [(f['rule'], f['level']) for f in found] == [('not_measured', 'warning')]
+    assert found[0]['evidence'] == 'could not measure the model after epoch 3: RuntimeError: boom'
+
+
+def test_a_map_channel_is_stuck_only_where_every_position_is():
+    a = np.abs(np.random.RandomState(13).randn(200, 4, 5, 5))  # (N, C, H, W)
+    a[:, 0] = 0.0             # channel 0 never fires: dead
+    a[:, 1, :, :2] = 0.0      # channel 1 is zero at the border only: alive
+    a[:, 2, 0, 0] = 0.0
+    h = S.layer_health(S.layer_sums(a, 'relu', channels=1), 'relu')
+    assert h['dead'] == pytest.approx(0.25)
+    assert S.layer_health(a.reshape(200, -1), 'relu')['dead'] > 0.25  # counted per position, the border looks dead
+
+
+def test_output_diversity_is_measured_against_the_targets():
+    rng = np.random.RandomState(14)
+    x = rng.rand(100, 784) * 255          # raw pixels in, scaled pixels out (a Rescaling layer inside the model)
+    t = x / 255
+    assert S.output_diversity(t, t) == pytest.approx(1.0)
+    assert S.output_diversity(t, np.tile(t.mean(0), (100, 1))) == pytest.approx(0, abs=1e-12)
