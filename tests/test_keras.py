@@ -338,8 +338,8 @@ def test_an_all_black_output_under_mse_is_named_and_cross_entropy_fixes_it(got):
 
 
 def test_initial_weights_off_scale_and_shapes_that_broadcast_are_named_before_training(got):
-    assert ('init_scale', 'warning') in got['stddev_one'] and got['glorot'] == []
-    assert ('shape_mismatch', 'failure') in got['broadcast'] and got['broadcast_fixed'] == []
+    assert ['init_scale', 'warning'] in got['stddev_one'] and got['glorot'] == []
+    assert ['shape_mismatch', 'failure'] in got['broadcast'] and got['broadcast_fixed'] == []
 
 
 def test_a_subclassed_model_is_measured_through_its_sequential_attributes(got):
