@@ -4,6 +4,7 @@ import shutil
 import subprocess
 import sys
 import venv
+from pathlib import Path
 
 import pytest
 
@@ -99,6 +100,6 @@ def test_the_installed_keras_front_end_is_the_one_the_tests_use(tmp_path):
     """requirements.txt installs the package with its extras: from anywhere, aehealth.keras imports from it."""
     out = run([sys.executable, '-c', 'import aehealth.keras, aehealth.plot; print(aehealth.keras.__file__)'],
               cwd=tmp_path, env={k: v for k, v in os.environ.items() if k != 'PYTHONPATH'})
-    if str(ROOT) in out:
+    if Path(out.strip()).parent == ROOT / 'aehealth':  # CI's venv lies inside the clone: compare the folder itself
         pytest.skip('aehealth is installed in editable mode here')
     assert 'site-packages' in out
