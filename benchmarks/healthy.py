@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cases import common  # noqa: E402  (the subset; Keras, quietly)
+from cases import common  # noqa: E402  (the subset)
 
 
 def waves():
@@ -202,7 +202,7 @@ def keras_models():
 
 
 def keras_main():
-    import keras
+    keras = common.quiet_keras()
 
     from aehealth import monitor as core
     from aehealth.keras import HealthMonitor, Probe, preflight

@@ -7,8 +7,9 @@ no cause was given), and build(fixed) -> the model, the training data and how it
 its failure findings name the cause and its fixed version has none; a case with no documented cause, when its run
 is stuck and the report names a cause or says that none fired.
 """
-import warnings
+import importlib
 import os
+import warnings
 import sys
 import time
 from pathlib import Path
@@ -20,14 +21,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 import data  # noqa: E402
-from aehealth.monitor import quiet_stderr  # noqa: E402
-
-with quiet_stderr():  # TF's C++ start-up chatter, hidden as autoencoder.py hides it
-    import keras  # noqa: E402
-    keras.ops.zeros(1)  # the first op looks for a GPU, and TF's C++ logs that there is none
-
 from aehealth import rules  # noqa: E402
-from aehealth.keras import HealthMonitor, preflight  # noqa: E402
+from aehealth.monitor import quiet_stderr  # noqa: E402
 
 SUBSET = ROOT / 'tests' / 'data' / 'mnist_subset.npz'
 SAMPLE = 300  # rows the monitor measures on
@@ -39,10 +34,30 @@ def mnist():
     return arrays['x_train'], arrays['x_test']
 
 
+def quiet_keras():
+    """Keras, imported with TensorFlow's C++ start-up chatter hidden, as autoencoder.py hides it."""
+    with quiet_stderr():
+        import keras
+        keras.ops.zeros(1)  # the first op looks for a GPU, and TF's C++ logs that there is none
+    return keras
+
+
+def load(name):
+    """A case's module; TensorFlow comes in (quietly) for a Keras case only, so a PyTorch case's process never has it."""
+    with quiet_stderr():  # a Keras case imports keras first thing
+        case = importlib.import_module(f'cases.{name}')
+    if getattr(case, 'FRAMEWORK', 'keras') == 'keras':
+        quiet_keras()
+    return case
+
+
 def run(case, fixed=False, seed=0):
     """Build the case, check it before training, train it with the monitor; its findings and numbers."""
     if getattr(case, 'FRAMEWORK', 'keras') == 'torch':
         return run_torch(case, fixed, seed)
+    import keras
+
+    from aehealth.keras import HealthMonitor, preflight
     keras.utils.set_random_seed(seed)
     spec = case.build(fixed)
     model, x, y = spec['model'], spec['x'], spec['y']

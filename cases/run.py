@@ -6,7 +6,6 @@
     python cases/run.py --doc > docs/cases.md        # every case in detail, from cases/results.json
     python cases/run.py --save DIR                   # also keep each case's trained model and sample there
 """
-import importlib
 import json
 import sys
 import time
@@ -57,7 +56,7 @@ def main(names, keep=None):
     results = {}
     t0 = time.perf_counter()
     for name in names:
-        case = importlib.import_module(f'cases.{name}')
+        case = common.load(name)
         broken = common.run(case, False)
         fixed = common.run(case, True) if case.NAMES else broken  # a control has nothing to fix, nor a case without a fix
         names_cause, clean = common.verdict(case, broken, fixed)
@@ -126,7 +125,7 @@ def doc(results):
              '`python cases/<name>.py` runs it and its fix and prints what each check said.', '',
              table(results), '']
     for name, r in results.items():
-        case = importlib.import_module(f'cases.{name}')
+        case = common.load(name)
         n = r['numbers']
         parts += [f'## {name}', '', f'Source: {r["source"]}', '', case.__doc__.strip(), '',
                   f'- Symptom reported: {case.SYMPTOM}', f'- Cause given: {r["cause"]}', f'- Fix given: {r["fix"]}',
