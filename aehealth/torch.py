@@ -15,7 +15,8 @@ of `loss_fn(model(x), targets)` with torch.autograd.grad. It writes no .grad, pu
 back, leaves the random state as it was (a seeded run gives the same numbers with or without it), never steps
 the optimizer and never stops training. With `optimizer`, its step hooks measure the first step of each checked
 epoch, for the learning-rate rules. A model that returns (reconstruction, mean, log-variance), the convention of
-pytorch/examples' VAE, is also checked for posterior collapse; of any other tuple, the first element is judged.
+pytorch/examples' VAE, is also checked for posterior collapse; of any other tuple, the element the loss depends on is
+judged (the tutorials' `return encoded, decoded`).
 """
 import contextlib
 import math
@@ -172,19 +173,23 @@ class Probe:
                 record, out = self._run(xt)
             except Exception as e:
                 raise self._fit_error(x, e) from None
+            if not torch.is_tensor(out) and not (isinstance(out, (list, tuple))
+                                                 and any(torch.is_tensor(v) for v in out)):
+                raise UsageError(f'the model returned a {type(out).__name__}, not a tensor or a tuple with one: '
+                                 f'return the reconstruction, or a tuple that holds it')
+            tt = _as_tensor(t).to(self.device)
+            try:
+                loss = self.loss_fn(out, tt)
+            except Exception as e:
+                shapes = tuple(out.shape[1:]) if torch.is_tensor(out) else \
+                    [tuple(v.shape[1:]) if torch.is_tensor(v) else type(v).__name__ for v in out]
+                raise UsageError(f'loss_fn(model(x), targets) failed on the sample (output rows {shapes}, '
+                                 f'targets rows {tuple(t.shape[1:])}): {core.one_line(e)}') from None
+            self._find_reconstruction(out, loss, tuple(t.shape[1:]))
             recon, mean, log_variance = self._parts(out)
-            if recon is None:
-                raise UsageError(f'the model returned a {type(out).__name__}, not a tensor or a tuple that starts with '
-                                 f'the reconstruction')
             self.vae = mean is not None
             self.latent = mean.shape[1] if self.vae else None
             self.output_shape = tuple(recon.shape[1:])
-            tt = _as_tensor(t).to(self.device)
-            try:
-                self.loss_fn(out, tt)
-            except Exception as e:
-                raise UsageError(f'loss_fn(model(x), targets) failed on the sample (output rows {self.output_shape}, '
-                                 f'targets rows {tuple(t.shape[1:])}): {core.one_line(e)}') from None
             self._taps(record, recon, mean)
         self.length = len(record)
         name = _loss_name(self.loss_fn)
@@ -196,16 +201,37 @@ class Probe:
             self.to_output = np.log if self.sparse or name == 'CrossEntropyLoss' else core.logit
         self.loss_name = name
 
+    def _find_reconstruction(self, out, loss, target_shape):
+        """Which element of a returned tuple is the reconstruction: (reconstruction, mean, log-variance) is a VAE's;
+        of any other tuple, the element the loss depends on (the one shaped like the targets if several are), as in
+        the tutorials' `return encoded, decoded`."""
+        self.index = self.posterior = None
+        if torch.is_tensor(out):
+            return
+        tensors = [k for k, v in enumerate(out) if torch.is_tensor(v)]
+        self.rows = [tuple(v.shape[1:]) if torch.is_tensor(v) else None for v in out]
+        self.others = [None if torch.is_tensor(v) else v for v in out]  # passed back as returned, for the baselines
+        if len(out) == 3 and tensors == [0, 1, 2] and out[1].shape == out[2].shape and out[1].dim() == 2:
+            self.index, self.posterior = 0, (1, 2)
+            return
+        graded = [k for k in tensors if out[k].requires_grad]
+        grads = torch.autograd.grad(loss, [out[k] for k in graded], allow_unused=True, retain_graph=True) \
+            if torch.is_tensor(loss) and loss.requires_grad and graded else [None] * len(graded)
+        used = [k for k, g in zip(graded, grads) if g is not None] or tensors
+        shaped = [k for k in used if self.rows[k] == target_shape]
+        self.index = (shaped or used)[0]
+        self.notes.append(f'the model returns {len(out)} values: element {self.index} (rows {self.rows[self.index]}) '
+                          f'is judged as the reconstruction, ' + ('the loss depends on it and its rows are shaped as '
+                                                                  'the targets\'' if shaped else
+                                                                  'the first the loss depends on'))
+
     def _parts(self, out):
         """(reconstruction, mean, log-variance) of a model output; the last two None without a posterior."""
-        if torch.is_tensor(out):
+        if self.index is None:
             return out, None, None
-        if isinstance(out, (list, tuple)) and out and torch.is_tensor(out[0]):
-            if len(out) == 3 and all(torch.is_tensor(v) for v in out[1:]) and out[1].shape == out[2].shape \
-                    and out[1].dim() == 2:
-                return out[0], out[1], out[2]
-            return out[0], None, None
-        return None, None, None
+        if self.posterior:
+            return out[self.index], out[self.posterior[0]], out[self.posterior[1]]
+        return out[self.index], None, None
 
     def _taps(self, record, recon, mean=None):
         """Which tensors to measure, each with its key, label and activation, in the order the model makes them."""
@@ -361,11 +387,17 @@ class Probe:
         return loss
 
     def _as_output(self, recon, mean=None):
-        """A reconstruction as the model would return it: for a VAE, with a posterior equal to the prior."""
-        if not self.vae:
+        """A reconstruction as the model would return it: for a VAE, with a posterior equal to the prior; in any other
+        tuple, beside zeros in place of the other elements."""
+        if self.index is None:
             return recon
-        zeros = torch.zeros((len(recon), self.latent), device=recon.device) if mean is None else mean
-        return recon, zeros, torch.zeros_like(zeros)
+        if self.vae:
+            zeros = torch.zeros((len(recon), self.latent), device=recon.device) if mean is None else mean
+            return recon, zeros, torch.zeros_like(zeros)
+        out = [other if rows is None else torch.zeros((len(recon),) + rows, device=recon.device)
+               for rows, other in zip(self.rows, self.others)]
+        out[self.index] = recon
+        return tuple(out)
 
     def measure(self, epoch, x, targets, dense, previous, first=False):
         """A health snapshot of the model now, and its weights (for the next check's update ratios)."""

@@ -275,6 +275,36 @@ def test_functional_style_names_its_causes_without_a_false_one():
     assert 'targets_out_of_range' not in named(found)
 
 
+class CodeAndReconstruction(nn.Module):
+    """The tutorials' `return encoded, decoded` (MorvanZhou's PyTorch-Tutorial), or the other way round."""
+
+    def __init__(self, code_first=True):
+        super().__init__()
+        self.code_first = code_first
+        self.encoder = nn.Sequential(nn.Linear(784, 128), nn.Tanh(), nn.Linear(128, 12))
+        self.decoder = nn.Sequential(nn.Linear(12, 128), nn.Tanh(), nn.Linear(128, 784), nn.Sigmoid())
+
+    def forward(self, x):
+        encoded = self.encoder(x)
+        decoded = self.decoder(encoded)
+        return (encoded, decoded) if self.code_first else (decoded, encoded)
+
+
+def test_a_tuple_of_code_and_reconstruction_is_judged_by_the_element_the_loss_compares():
+    mse = nn.MSELoss()
+    _, mon = fit(CodeAndReconstruction(), X, lambda out, x: mse(out[1], x), epochs=10)
+    assert not named(mon.findings, 'failure'), mon.findings
+    assert any('element 1 (rows (784,)) is judged as the reconstruction' in n for n in mon.metrics['notes'])
+    assert mon.metrics['network']['code'] == 'encoder.2'  # the 12 units between the two
+    # a sparse penalty on the code makes the loss depend on both: the element shaped as the targets is the output
+    sparse = lambda out, x: mse(out[0], x) + 1e-3 * out[1].abs().mean()
+    _, mon = fit(CodeAndReconstruction(code_first=False), X, sparse, epochs=10)
+    assert not named(mon.findings, 'failure') and 'element 0' in ' '.join(mon.metrics['notes'])
+    # unscaled pixels against the sigmoid are named, not a shape that broadcasts
+    raw = preflight(CodeAndReconstruction(), X[:300] * 255, lambda out, x: mse(out[1], x), verbose=False)
+    assert named(raw, 'failure') == ['targets_out_of_range', 'inputs_not_scaled']
+
+
 def test_a_post_mortem_of_a_trained_module(trained):
     m = postmortem(trained['vae_collapsed'].model, X[:300], vae_loss(kl_weight=200.0), verbose=False)
     assert 'posterior_collapse' in named(m['findings'], 'failure') and m['epochs_done'] is None
