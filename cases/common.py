@@ -9,9 +9,9 @@ is stuck and the report names a cause or says that none fired.
 """
 import importlib
 import os
-import warnings
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
