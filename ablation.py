@@ -103,7 +103,6 @@ if __name__ == '__main__':
 
 import autoencoder as ae  # noqa: E402  (TensorFlow: to resolve each configuration as autoencoder.py does)
 import diagnostics  # noqa: E402
-from aehealth import rules  # noqa: E402
 import visualize  # noqa: E402
 
 
@@ -282,7 +281,7 @@ def outcome_words(row, baseline):
     """One run's result in a few words, for the progress line."""
     if row.get('diverged'):
         return f'diverged ({row["diverged"]})'
-    symptoms = [rules.WORDS[f['rule']] for f in row.get('findings') or [] if f['level'] == 'failure']
+    symptoms = [diagnostics.RULES.words(f['rule']) for f in row.get('findings') or [] if f['level'] == 'failure']
     return (f'final loss {row["final_loss"]:.4f} ({row["final_loss"] / baseline:.2f}x the mean image), '
             f'{"collapsed" if row["collapsed"] else "not collapsed"}; '
             + (f'failure symptoms: {", ".join(symptoms)}' if symptoms else 'no failure symptom'))

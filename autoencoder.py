@@ -239,8 +239,7 @@ with quiet_stderr():
 IMPORT_SECONDS = time.perf_counter() - _t  # reported in each run's timing
 import visualize  # noqa: E402  (matplotlib, also after the flags are checked)
 
-tf1 = tf.compat.v1
-tf1.disable_eager_execution()  # graph mode, placeholders and Sessions, as in TF 0.x
+tf1 = tf.compat.v1  # graph mode, placeholders and Sessions, as in TF 0.x: every op is made inside a run's own tf.Graph
 
 
 def padding(k):
@@ -573,7 +572,7 @@ def train(cfg, mnist, g, sess, writer, summary_op, state, record, last_weights, 
     finally:
         state['seconds'] = time.time() - t0
         n_real = [max(0, min(hi, n) - lo) for lo, hi in bounds]
-        state['feeding'] = stats.feeding(n_real, state['epochs_done'], labels)
+        state['feeding'] = diagnostics.feeding(n_real, state['epochs_done'], labels)
 
 
 def figure_arrays(sess, g, mnist, codes, record):
@@ -725,8 +724,8 @@ def train_run(cfg, mnist, run_dir, pressed):
         sess.close()
         shutil.rmtree(run_dir, ignore_errors=True)  # nothing trained yet, so nothing worth keeping
         raise KeyboardInterrupt(f'before training started; removed {run_dir}')
-    writer = tf1.summary.FileWriter(str(run_dir / 'tensorboard'), graph)
     with graph.as_default(), sess:
+        writer = tf1.summary.FileWriter(str(run_dir / 'tensorboard'), graph)
         print('Starting training...', flush=True)
         try:
             train(cfg, mnist, g, sess, writer, summary_op, state, record, last_weights, pressed)

@@ -1,8 +1,9 @@
 """The question's own numbers, from arrays, never TensorFlow: MNIST baselines, the code's collapse verdict on every
-image, the linear probe, per-digit error; and the flags of autoencoder.py that remove each cause aehealth names.
+image, the linear probe, per-digit error; the two rules of the question's loop (empty batches, one digit), which
+this program registers beside aehealth's; and the flags of autoencoder.py that remove each cause aehealth names.
 
-Every rule and threshold lives in aehealth.rules; autoencoder.py measures its graph, hands the values to
-aehealth.stats, and asks aehealth.rules for the findings with the flag fixes below.
+Every other rule and threshold lives in aehealth.rules; autoencoder.py measures its graph, hands the values to
+aehealth.stats, and asks these rules for the findings with the flag fixes below.
 """
 import numpy as np
 
@@ -11,6 +12,43 @@ from aehealth import rules
 from aehealth.rules import COLLAPSE_RATIO, collapse_ratio
 
 PROBE_LBFGS_ITERATIONS = 100  # the probe's lbfgs converges within this on a code that varies (54-88 measured)
+ONE_DIGIT = 0.5  # one class makes up at least half of the examples trained on
+
+# aehealth's rules and the question loop's own two, after the plateau (where the question's reports have had them).
+RULES = rules.REGISTRY.copy()
+
+
+@RULES.rule('empty_batches', 'cause', 'empty batches', 'any batch of the question\'s loop is empty',
+            'any batch of the loop is empty (an Adam step on momentum alone)', '(`autoencoder.py` only)',
+            'drop empty batches from the loop', after='plateau')
+def empty_batches(ctx):
+    f = ctx.m.get('feeding')
+    if ctx.trained and f and f['empty_per_epoch'] and f['epochs']:
+        return (f'{f["empty_per_epoch"]} of {f["batches_per_epoch"]} batches per epoch are empty: '
+                f'{f["real_per_epoch"] * f["epochs"]} real steps in {f["epochs"]} epochs')
+
+
+@RULES.rule('one_digit', 'cause', 'one digit', f'one class is at least {ONE_DIGIT:.0%} of the examples trained on',
+            'one class is half (`ONE_DIGIT`) of the examples trained on', '(`autoencoder.py` only)',
+            'shuffle the data before batching', after='empty_batches')
+def one_digit(ctx):
+    f = ctx.m.get('feeding')
+    if f and f['images_trained']:
+        counts = np.asarray(f['label_histogram'])
+        digit, share = int(counts.argmax()), counts.max() / counts.sum()
+        if share >= ONE_DIGIT:
+            return (f'all {counts.sum()} trained images were digit {digit}' if share == 1 else
+                    f'{share:.0%} of the {counts.sum()} trained images were digit {digit}')
+
+
+def feeding(batch_sizes, epochs_done, label_counts):
+    """Real, empty and short batches per epoch, examples trained on, and their label histogram."""
+    sizes = np.asarray(batch_sizes)
+    full = sizes.max() if len(sizes) else 0
+    return {'batches_per_epoch': int(len(sizes)), 'real_per_epoch': int(np.sum(sizes > 0)),
+            'empty_per_epoch': int(np.sum(sizes == 0)), 'short_per_epoch': int(np.sum((sizes > 0) & (sizes < full))),
+            'epochs': int(epochs_done), 'images_trained': int(np.sum(label_counts)),
+            'label_histogram': [int(c) for c in label_counts]}
 
 # The flag of autoencoder.py that removes each cause, as the question's ablation measured it (None: no flag does).
 FLAG_FIXES = {'nonfinite': 'a 10x smaller --lr', 'one_output': '--activation relu, or --batching fixed for 501 epochs',
@@ -32,9 +70,17 @@ def with_network(m):
     return m
 
 
+def judged(m):
+    """A run's metrics as the rules read them: its network described, the mean image as the mean target."""
+    m = with_network(m)
+    if m.get('baselines') and 'mean_image' in m['baselines']:
+        m = dict(m, baselines={'mean_input': m['baselines']['mean_image'], 'floor': 0.0, 'name': 'the mean image'})
+    return m
+
+
 def findings(m):
     """The rules' findings on a run of autoencoder.py, each with the flag that removes it."""
-    return rules.findings(with_network(m), fixes=FLAG_FIXES)
+    return RULES.findings(judged(m), fixes=FLAG_FIXES)
 
 
 def baselines(x):

@@ -37,7 +37,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import diagnostics  # noqa: E402
-from aehealth import rules  # noqa: E402
 from aehealth.plot import plot_health  # noqa: E402
 
 DPI = 100
@@ -250,7 +249,8 @@ def draw_run(run_dir):
             plot_pca(a['codes'], a['codes_y'], title, d / 'pca.png')] + (
         # a run made before the health monitor has no health numbers; --redraw adds those of its end
         [plot_health(diagnostics.with_network(run['metrics']), title, d / 'health.png', epoch_loss=a.get('epoch_loss'),
-                     epoch_baseline=run['metrics'].get('epoch_sample_baseline'), epoch_sample='200-image sample')]
+                     epoch_baseline=run['metrics'].get('epoch_sample_baseline'), epoch_sample='200-image sample',
+                     words=diagnostics.RULES.words)]
         if run['metrics'].get('health') else [])
 
 
@@ -395,7 +395,7 @@ def _rules(rows, level):
     """The rules found at `level` in any seed, with how many seeds when not all."""
     found = [[f['rule'] for f in r.get('findings') or [] if f['level'] == level] for r in rows]
     names = list(dict.fromkeys(rule for f in found for rule in f))
-    return ', '.join(rules.WORDS.get(rule, rule) + _count(found, lambda f, rule=rule: rule in f) for rule in names) or '-'
+    return ', '.join(diagnostics.RULES.words(rule) + _count(found, lambda f, rule=rule: rule in f) for rule in names) or '-'
 
 
 def agreement(row, mean_image):
@@ -494,7 +494,7 @@ def key_numbers(runs):
     def cell(run, what):
         m, c = run['metrics'], run['config']
         found = m.get('findings') or []
-        named = {level: ', '.join(rules.WORDS.get(f['rule'], f['rule']) for f in found if f['level'] == level)
+        named = {level: ', '.join(diagnostics.RULES.words(f['rule']) for f in found if f['level'] == level)
                  or '-' for level in ('failure', 'warning')}
         end = (m.get('health') or [{}])[-1]
         return {'flags': c.get('flags', '?'), 'images': str(c.get('n_images', '?')),

@@ -1,9 +1,10 @@
-"""What every front-end shares, numpy only: checking what a user passes, adding a check's batches up, the metrics
-and the report, and the run folder (health.json, health.png, TensorBoard scalars).
+"""What every front-end shares, numpy only: checking what a user passes, the lifecycle of a monitor (its checks, the
+step-update capture, the error guard, the report, the run folder), the pre-flight check and the post-mortem.
 
-A front-end turns its framework's model into arrays (each measured layer's values, the output, the loss, the
-gradients' norms) and hands them to `Check`; `Record` keeps the checks of one training run and judges them with
-aehealth.rules.
+A front-end supplies a probe of its model (aehealth.contracts.Probe): the probe measures the model on chunks of the
+sample; `Session` adds a check's chunks up into a snapshot; `Record` keeps the checks of one run and judges them with
+aehealth.rules; `Monitor` is the training monitor every front-end adapts to its framework's habits (a Keras
+callback, a context manager with epoch_end(), a Lightning callback).
 """
 import contextlib
 import json
@@ -11,16 +12,13 @@ import math
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
 
 from aehealth import rules, stats
-
-
-class UsageError(ValueError):
-    """Something passed to the monitor that it cannot use; the message says what, and how to fix it, in one line."""
-
+from aehealth.contracts import METRICS_VERSION, UsageError
 
 def as_rows(array, name='sample'):
     """`array` checked to be a non-empty numpy array of at least MIN_ROWS finite rows; one-line errors otherwise."""
@@ -86,6 +84,24 @@ def one_line(error):
     return f'{type(error).__name__}: {text[0] if text else ""}'.rstrip(': ')[:300]
 
 
+def nonfinite_words(loss, bad):
+    """Words for what is NaN or infinite (the loss, or the named weights in `bad`), or None."""
+    if loss is not None and not math.isfinite(loss):
+        return f'the loss is {loss}'
+    return f'weights of {", ".join(bad[:3])}' + (' and more' if len(bad) > 3 else '') if bad else None
+
+
+def fit_error(rows, wanted, error):
+    """One line for a sample the model cannot take (`rows`: its rows' shape; `wanted`: the model's, if known)."""
+    if wanted is not None and tuple(rows) != tuple(wanted):
+        fix = (f'sample.reshape(len(sample), {", ".join(str(n) for n in wanted)})'
+               if None not in wanted and np.prod(wanted) == np.prod(rows) else 'x_train[:1000]')
+        return UsageError(f'the sample\'s rows have shape {tuple(rows)} but the model takes {tuple(wanted)}: pass rows '
+                          f'shaped like its inputs, for example {fix}')
+    return UsageError(f'the model could not run on the sample (rows of shape {tuple(rows)}): {one_line(error)}; pass '
+                      f'rows shaped as your training feeds them')
+
+
 def dense_targets(targets, output_shape):
     """The targets as the output is compared with them: integer class ids of a sparse loss become one-hot rows."""
     shape = tuple(np.shape(targets)[1:])
@@ -103,21 +119,22 @@ class Check:
         self.sums, self.outputs, self.latent = {}, [], ([], [])
         self.grads, self.loss, self.total, self.rows = {}, 0.0, 0.0, 0
 
-    def add(self, values, out, loss, total, grads, rows, mean=None, log_variance=None):
-        """One chunk: {key: layer values}, the output, its mean loss and mean loss with extra losses, {kernel: grad}."""
-        for key, a in values.items():
+    def add(self, chunk):
+        """One chunk (aehealth.contracts.Chunk)."""
+        rows = chunk.rows
+        for key, a in chunk.values.items():
             first = self.sums.get(key)  # later chunks keep the first one's shift
             self.sums[key] = stats.add_sums(first, stats.layer_sums(
                 a, self.acts[key], first is None, None if first is None else first['shift'], self.channels.get(key)))
-        self.outputs.append(np.asarray(out))
-        for name, g in grads.items():
+        self.outputs.append(np.asarray(chunk.output))
+        for name, g in chunk.grads.items():
             self.grads[name] = self.grads.get(name, 0.0) + (0.0 if g is None else np.asarray(g, np.float64) * rows)
-        self.loss += float(loss) * rows
-        self.total += float(total) * rows
+        self.loss += float(chunk.loss) * rows
+        self.total += float(chunk.total) * rows
         self.rows += rows
-        if mean is not None:
-            self.latent[0].append(np.asarray(mean))
-            self.latent[1].append(np.asarray(log_variance))
+        if chunk.mean is not None:
+            self.latent[0].append(np.asarray(chunk.mean))
+            self.latent[1].append(np.asarray(chunk.log_variance))
 
     def snapshot(self, epoch, net, dense, weights, previous):
         """The health snapshot: numbers per layer, gradient norms, updates since `previous`, output diversity, ..."""
@@ -141,19 +158,19 @@ class Check:
 
 
 class Record:
-    """The checks of one training run, and what they say: a front-end adds snapshots, then asks for the metrics."""
+    """The checks of one training run, and what they say: snapshots go in, the metrics and the findings come out."""
 
     def __init__(self, out=None, fixes='keras'):
         self.out, self.fixes = out, fixes
         self.health, self.notes, self.not_measured = [], [], {}
-        self.writer = None
-        if out is not None:
-            from aehealth.events import EventWriter
-            self.writer = EventWriter(Path(out) / 'tensorboard')
+        self.writer = None  # TensorBoard's event file, opened at the first check
 
     def add(self, snap):
         self.health.append(snap)
-        if self.writer is not None:
+        if self.out is not None:
+            if self.writer is None:
+                from aehealth.events import EventWriter
+                self.writer = EventWriter(Path(self.out) / 'tensorboard')
             self.writer.scalars(snap['epoch'] or 0, stats.health_scalars(snap))  # a post-mortem's check: step 0
 
     def failed(self, what, error):
@@ -162,7 +179,7 @@ class Record:
 
     def metrics(self, net, data, baselines, epochs_done, nonfinite=None):
         """Every number and the findings, for aehealth.rules."""
-        m = {'network': net, 'health': self.health, 'epochs_done': epochs_done,
+        m = {'version': METRICS_VERSION, 'network': net, 'health': self.health, 'epochs_done': epochs_done,
              'final_loss': self.health[-1]['loss'] if self.health else None, 'baselines': baselines,
              'nonfinite': nonfinite, 'data': data, 'not_measured': self.not_measured, 'notes': self.notes}
         if epochs_done and baselines:
@@ -193,10 +210,12 @@ def _plain(value):
     return str(value)
 
 
+EMPTY_NETWORK = rules.network([], None, None, {})
+
+
 class Session:
     """One model's probe on one sample, and the checks made with it: what a pre-flight check, a training monitor and a
-    post-mortem share. The probe is a front-end's: it measures the model (`measure`) and knows its network (`net`),
-    the output's shape, the loss (`loss_of`) and what the first weight layer receives."""
+    post-mortem share."""
 
     def __init__(self, probe, sample, targets, record):
         self.probe, self.sample, self.targets, self.record = probe, sample, targets, record
@@ -204,13 +223,25 @@ class Session:
         record.notes += probe.notes
         if len(sample) < rules.FEW_ROWS:
             record.notes.append(f'the sample has {len(sample)} rows: "99% of the sample" means every row')
-        self.weights, self.first = None, True
+        self.weights, self.received = None, None  # the kernels at the last check; what the first weight layer receives
 
     def check(self, epoch, step_update=None):
-        """Measure the model now and keep the snapshot."""
-        snap, self.weights = self.probe.measure(epoch, self.sample, self.targets, self.dense, self.weights,
-                                                first=self.first)
-        self.first = False
+        """Measure the model now, chunk by chunk, and keep the snapshot."""
+        p, first = self.probe, self.weights is None
+        check, received = Check(p.net, p.channels), []
+        with p.measuring():
+            for i in range(0, len(self.sample), p.chunk):
+                chunk = p.measure(self.sample[i:i + p.chunk], self.targets[i:i + p.chunk],
+                                  received=first and p.received_by is not None)
+                check.add(chunk)
+                if chunk.received is not None:
+                    received.append(np.asarray(chunk.received, np.float32))
+        weights = p.weights()
+        snap = check.snapshot(epoch, p.net, self.dense, weights, self.weights)
+        if first:
+            snap['weight_scale'] = {name: stats.weight_scale(w, *p.fans(name)) for name, w in weights.items()}
+            self.received = np.concatenate(received) if received else None
+        self.weights = weights
         if step_update:
             snap['step_update'] = step_update
         self.record.add(snap)
@@ -220,7 +251,7 @@ class Session:
         """Every number and the findings, with the data's numbers and the loss's baselines."""
         p = self.probe
         act = p.net['layers'][-1]['activation'] if p.net['layers'] else None
-        data = stats.data_stats(p.received_values, self.dense, act, self.dense.shape[1:] if p.sparse else
+        data = stats.data_stats(self.received, self.dense, act, self.dense.shape[1:] if p.sparse else
                                 p.output_shape, p.received_by)
         try:
             base = baselines(p.loss_of(self.targets), self.dense, p.to_output, p.chunk)
@@ -228,6 +259,146 @@ class Session:
             self.record.failed('the mean-target baseline', e)
             base = None
         return self.record.metrics(p.net, data, base, epochs_done, nonfinite)
+
+
+def preflight(probe, sample, targets, verbose=True):
+    """The findings for the untrained model, before any training: [{rule, level, evidence, fix}, ...]."""
+    session = Session(probe, sample, targets, Record(fixes=probe.framework))
+    snap = session.check(0)
+    m = session.metrics(0, probe.nonfinite(snap['loss']))
+    if verbose:
+        print(report(m, 'pre-flight check (untrained model):', True))
+    return m['findings']
+
+
+def postmortem(probe, sample, targets, verbose=True):
+    """The metrics (with 'findings') of a model that has already trained, from every rule that needs no history."""
+    session = Session(probe, sample, targets, Record(fixes=probe.framework))
+    snap = session.check(None)
+    m = session.metrics(None, probe.nonfinite(snap['loss']))
+    if verbose:
+        print(report(m, f'post-mortem ({len(sample)} rows):', False))
+    return m
+
+
+class Results:
+    """What a front-end's monitor shows of its core Monitor (`self.monitor`)."""
+    findings = property(lambda self: self.monitor.findings, doc='[{rule, level, evidence, fix}], after training')
+    metrics = property(lambda self: self.monitor.metrics, doc='every number, as in health.json, after training')
+    health = property(lambda self: self.monitor.health, doc='one snapshot per check')
+    seconds = property(lambda self: self.monitor.seconds, doc='spent in the monitor (the last run\'s)')
+
+
+class Monitor:
+    """The training monitor, whatever the framework: measures the model on `sample` when training starts and every
+    `every` epochs, the update of the first step of each checked epoch, and at the end says why the run is stuck.
+
+    A front-end adapts it to its framework's habits: it calls `attach` with a way to make its probe, then `begin`,
+    `step_begins`/`step_ends` around optimizer steps, `epoch_end` after each epoch and `finish` at the end. A check
+    that raises becomes a finding ("could not measure ..."), never an exception in the user's training; a user's
+    mistake found before training starts (attach with `inside_training=False`) is raised, in one line."""
+
+    def __init__(self, sample, targets=None, every=1, out=None, verbose=True, framework='keras'):
+        self.sample, self.targets = pair(sample, targets)
+        self.every, self.out, self.verbose, self.framework = check_every(every), check_out(out), verbose, framework
+        self.findings, self.metrics, self.seconds = [], None, 0.0
+        self.reset()
+
+    def reset(self):
+        """A new run: no checks, no findings (a Keras callback is reused by every fit it is passed to)."""
+        self.record = Record(self.out, fixes=self.framework)
+        self.health, self.session, self.start, self.epochs_done = self.record.health, None, None, 0
+        self.nonfinite, self.before, self.step_update, self.armed = None, None, None, False
+
+    @contextlib.contextmanager
+    def guard(self, what, inside_training=True):
+        """Time the monitor's own work, and turn any error of a check into a finding: training goes on. A UsageError
+        found before training (inside_training=False) is raised: the user can fix it before starting."""
+        t0 = time.perf_counter()
+        try:
+            yield
+        except UsageError:
+            if not inside_training:
+                raise
+            self._failed(what, sys.exc_info()[1])
+        except Exception as e:
+            self._failed(what, e)
+        finally:
+            self.seconds += time.perf_counter() - t0
+
+    def _failed(self, what, error):
+        self.record.failed(what, error)
+        if self.verbose:
+            print(f'aehealth: could not measure {what}: {one_line(error)} (training goes on)', file=sys.stderr)
+
+    def attach(self, make_probe, inside_training=True):
+        """Make the probe of the model on the sample (make_probe(sample, targets) -> a probe)."""
+        with self.guard('the model on the sample', inside_training):
+            self.session = Session(make_probe(self.sample, self.targets), self.sample, self.targets, self.record)
+
+    def begin(self, epoch=0):
+        """Training starts at `epoch` (fit's initial_epoch): the first check, of the untrained model."""
+        self.start = epoch
+        if self.session is not None:
+            with self.guard('the untrained model'):
+                self.session.check(epoch)
+        self.armed = self.every == 1
+
+    def step_begins(self):
+        """Before an optimizer step: copy the kernels, once in each epoch that ends with a check."""
+        if self.armed and self.session is not None:
+            self.armed = False
+            with self.guard('one step\'s update'):
+                self.before = self.session.probe.weights()
+
+    def step_ends(self):
+        """After that step: how far it moved each kernel."""
+        if self.before is not None:
+            with self.guard('one step\'s update'):
+                self.step_update = {k: stats.update_ratio(w, self.before[k])
+                                    for k, w in self.session.probe.weights().items()}
+            self.before = None
+
+    def epoch_end(self, loss=None):
+        """After each epoch (`loss`: its training loss, if known, to catch NaN between checks); checks when due."""
+        self.epochs_done += 1
+        epoch = (self.start or 0) + self.epochs_done
+        if loss is not None and not math.isfinite(float(loss)):
+            self.nonfinite = self.nonfinite or f'the training loss is {float(loss)} in epoch {epoch}'
+        if self.session is not None and self.epochs_done % self.every == 0:
+            with self.guard(f'the model after epoch {epoch}'):
+                self.session.check(epoch, self.step_update)
+            self.step_update = None
+        self.armed = (self.epochs_done + 1) % self.every == 0
+
+    def finish(self, title):
+        """The end of training: a last check if the last epoch had none, the findings, the report (verbose), the run
+        folder (out). Never raises."""
+        t0 = time.perf_counter()
+        try:
+            session, end = self.session, (self.start or 0) + self.epochs_done
+            if session is not None and (not self.health or self.health[-1]['epoch'] != end):
+                with self.guard('the model at the end of training'):
+                    session.check(end, self.step_update)
+            if session is None or not self.health:
+                net = session.probe.net if session else EMPTY_NETWORK
+                self.metrics = self.record.metrics(net, None, None, self.epochs_done)
+            else:
+                nonfinite = self.nonfinite or session.probe.nonfinite(self.health[-1]['loss'])
+                self.metrics = session.metrics(self.epochs_done, nonfinite)
+            self.findings = self.metrics['findings']
+            if self.verbose:
+                print(report(self.metrics, 'health monitor:', False))
+            if self.out:
+                self.record.save(self.metrics, title)
+        except Exception as e:  # the report must not take the user's training down with it
+            self.record.failed('the end of training', e)
+            self.findings = rules.findings({'network': EMPTY_NETWORK, 'epochs_done': self.epochs_done,
+                                            'not_measured': self.record.not_measured}, fixes=self.framework)
+            if self.verbose:
+                print(f'aehealth: could not finish the report: {one_line(e)}', file=sys.stderr)
+        self.seconds += time.perf_counter() - t0
+        return self.findings
 
 
 def baselines(loss_of, dense, to_output=None, chunk=1000):

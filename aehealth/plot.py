@@ -30,11 +30,12 @@ def _legend_below(ax, ncol=2, handles=None, labels=None):
     ax.legend(handles, labels, fontsize=7, ncol=ncol, loc='upper center', bbox_to_anchor=(0.5, -0.16))
 
 
-def plot_health(metrics, title, path, epoch_loss=None, epoch_baseline=None, epoch_sample='a fixed sample'):
+def plot_health(metrics, title, path, epoch_loss=None, epoch_baseline=None, epoch_sample='a fixed sample', words=None):
     """The health monitor over training: activations, stuck units, gradient norms, loss and output diversity.
 
     Layers and weight matrices are labelled as `metrics['network']` names them. `epoch_loss`: a loss measured after
     every epoch on `epoch_sample`, with `epoch_baseline` its mean-target loss; without them, the loss at each check.
+    `words(rule)`: how the title names a finding's rule (default: aehealth.rules.REGISTRY's words).
     """
     health = metrics['health']
     epochs = np.array([h['epoch'] or 0 for h in health], dtype=float)  # a post-mortem's one check: at 0
@@ -60,7 +61,8 @@ def plot_health(metrics, title, path, epoch_loss=None, epoch_baseline=None, epoc
             axes[0, 1].plot(epochs, [h['layers'][name].get(stat, np.nan) for h in health], marker='o', ms=3,
                             label=f'{names.get(name, name)}: {stat}')
     axes[0, 1].set_ylim(-0.03, 1.03)
-    axes[0, 1].set_title('share of units saturated (sigmoid, tanh) or dead (ReLU) for 99% of the sample', fontsize=9)
+    axes[0, 1].set_title(f'share of units saturated (sigmoid, tanh) or dead (ReLU) for {rules.UNIT_SHARE:.0%} of the '
+                        f'sample', fontsize=9)
     _legend_below(axes[0, 1], ncol=3)
     for name in health[-1]['grad_norm']:
         norms = np.array([h['grad_norm'].get(name, np.nan) for h in health], dtype=float)
@@ -82,7 +84,7 @@ def plot_health(metrics, title, path, epoch_loss=None, epoch_baseline=None, epoc
         ax.semilogy(x, (y - floor) / (base - floor), color='C0', lw=1, marker='o' if len(x) < 30 else None, ms=3,
                     label=f'{what} / mean input\'s' + (' (above its minimum)' if floor else ''))
         ax.axhline(1, color='gray', ls='--', lw=1, label='mean input')
-        ax.axhline(0.9, color='gray', ls=':', lw=1, label='0.9x: left the plateau')
+        ax.axhline(rules.PLATEAU_EXIT, color='gray', ls=':', lw=1, label=f'{rules.PLATEAU_EXIT:g}x: left the plateau')
         if metrics.get('plateau_exit_epoch') is not None:
             ax.axvline(metrics['plateau_exit_epoch'], color='C0', ls=':', lw=1)
     ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter('%g'))
@@ -102,9 +104,9 @@ def plot_health(metrics, title, path, epoch_loss=None, epoch_baseline=None, epoc
         a.set_xlabel('epoch', fontsize=9)
         a.grid(alpha=0.3)
     found = metrics.get('findings') or []
-    words = {level: [rules.WORDS.get(f['rule'], f['rule']) for f in found if f['level'] == level]
-             for level in ('failure', 'warning')}
-    verdict = ('failure symptoms: ' + ', '.join(words['failure'])) if words['failure'] else 'no failure symptom'
-    fig.suptitle(title + f'\n{verdict}' + (f' | warnings: {", ".join(words["warning"])}' if words['warning'] else ''),
+    name = words or rules.REGISTRY.words
+    named = {level: [name(f['rule']) for f in found if f['level'] == level] for level in ('failure', 'warning')}
+    verdict = ('failure symptoms: ' + ', '.join(named['failure'])) if named['failure'] else 'no failure symptom'
+    fig.suptitle(title + f'\n{verdict}' + (f' | warnings: {", ".join(named["warning"])}' if named['warning'] else ''),
                  fontsize=9)
     return _save(fig, path)

@@ -1,11 +1,14 @@
 """Every rule, threshold and fix text of aehealth, numpy only: why an autoencoder is stuck, from its numbers.
 
-A front-end (aehealth.keras, aehealth.torch, or a program of its own) measures a network on a sample and hands the
-numbers over as a metrics dict; `findings(m)` says what is wrong and `finding_lines` prints it. The network is
-described by `network()`: its measured layers in order (key, label, activation, width), which one is the output
-and which the code, its loss, and its weight matrices ("kernels") in order. docs/rules.md explains each threshold.
+A rule is one unit (`Rule`): its name, kind, words, when it fires, its threshold and why, its fix per framework and
+its check, a function of the run's metrics (aehealth.contracts.Metrics). The rules sit in a registry (`REGISTRY`) in
+the order their findings are reported; a program adds its own with `@rule(...)` or `REGISTRY.register(...)`, or
+keeps a registry of its own (`REGISTRY.copy()`). `findings(m)` says what is wrong, `finding_lines` prints it.
+docs/rules.md explains each threshold; docs/extending.md how to add a rule.
 """
 import math
+from dataclasses import dataclass
+from typing import Callable, Mapping
 
 import numpy as np
 
@@ -20,7 +23,6 @@ ONE_OUTPUT = 0.1          # outputs spread under 10% as much as the targets: one
 PLATEAU = 0.95            # final loss at or above 0.95x the mean target's: no better than drawing the average
 PLATEAU_EXIT = 0.9        # the epoch a run leaves the plateau: its loss first falls below 0.9x the mean target's
 STILL_FALLING = 0.05      # over the last third of a run the loss fell by 5% of the mean target's: say it may need time
-ONE_DIGIT = 0.5           # one class makes up at least half of the examples trained on
 INPUT_SCALE = 10.0        # what the first weight layer receives has a root mean square over 10
 TARGET_SHARE = 0.01       # at least 1% of the target values outside what the output activation can produce
 TARGET_MARGIN = 0.01      # ...by more than 1% of the targets' own range (float noise at a bound is not outside)
@@ -37,91 +39,166 @@ RANGES = {'sigmoid': (0.0, 1.0), 'softmax': (0.0, 1.0), 'tanh': (-1.0, 1.0), 're
           'softplus': (0.0, math.inf), 'elu': (-1.0, math.inf), 'selu': (-1.7581, math.inf), 'hard_sigmoid': (0.0, 1.0),
           'relu6': (0.0, 6.0)}
 BOUNDED = ('sigmoid', 'tanh', 'hard_sigmoid')  # outputs that can be pinned at a limit, for the saturated-output rule
+SQUARED = ('mse', 'mean_squared', 'squared', 'mae', 'mean_absolute', 'l1', 'l2', 'huber')  # losses that give a
+# pinned sigmoid almost no gradient (cross-entropy on the sigmoid's own logit does not; an unknown loss is not judged)
 
-# (rule, kind, when it fires, what a Keras user can do, what a PyTorch user can do (None: the same words)).
 # "blocker": the set-up cannot fit the data, whatever training does; "outcome": the run is stuck; "cause": why;
 # "note": something the monitor could not judge. After training, when a blocker or an outcome fires every finding
 # is a failure symptom, otherwise the causes are warnings (defects the run learned in spite of). Before training
 # only a blocker makes a failure: an outcome then is a prediction, and networks that start that way can still learn.
-RULES = [
-    ('nonfinite', 'blocker', 'the loss or a weight is NaN or infinite',
-     'lower the learning rate (divide it by 10) and check the inputs for NaN', None),
-    ('shape_mismatch', 'blocker', 'the output and the targets have different shapes, so the loss broadcasts them',
-     'make the output the targets\' shape (a Reshape layer, or targets reshaped to the output\'s shape)',
-     'make the output the targets\' shape (output.view(target.shape), or targets reshaped); MSELoss only warns'),
-    ('targets_out_of_range', 'blocker', f'at least {TARGET_SHARE:.0%} of the target values lie outside what the output '
-     f'activation can produce',
-     'scale the targets into the output\'s range (pixels: divide by 255), or use an output activation that '
-     'covers them (linear for any value, tanh for [-1,1])',
-     'scale the targets into the output\'s range (pixels: divide by 255; drop a Normalize that makes them negative), '
-     'or end forward() with an activation that covers them (none for any value, torch.tanh for [-1,1])'),
-    ('softmax_output', 'blocker', 'a softmax output whose target rows do not sum to 1 (it makes the output pixels '
-     'compete)', 'use sigmoid on the output (each pixel in [0,1] on its own)',
-     'use torch.sigmoid on the output (each pixel in [0,1] on its own)'),
-    ('one_output', 'outcome', f'output diversity under {ONE_OUTPUT}; before training, only if the last hidden layer '
-     f'also spreads under {COLLAPSE_RATIO:.0%} of its scale across inputs',
-     'the input does not reach the output: see the causes listed with it', None),
-    ('collapsed_code', 'outcome', f'the narrowest layer\'s spread across inputs under {COLLAPSE_RATIO:.0%} of its '
-     f'scale after training', 'the code is the same for every input: see the causes listed with it', None),
-    ('plateau', 'outcome', f'final loss at or above {PLATEAU}x the mean target\'s (above the loss\'s own minimum)',
-     'no better than predicting the average target: see the causes listed with it', None),
-    ('empty_batches', 'cause', 'any batch of the loop is empty (an Adam step on momentum alone)',
-     'drop empty batches from the loop', None),
-    ('one_digit', 'cause', f'one class is at least {ONE_DIGIT:.0%} of the examples trained on',
-     'shuffle the data before batching', None),
-    ('inputs_not_scaled', 'cause', f'what the first weight layer receives has a root mean square over '
-     f'{INPUT_SCALE:g}', 'scale the inputs to about [0,1] (pixels: divide by 255) or standardise them', None),
-    ('softmax_hidden', 'cause', 'a hidden layer uses softmax',
-     'use relu (or tanh, sigmoid) in hidden layers; softmax makes a layer\'s units compete', None),
-    ('vanishing_gradient', 'cause', f'the first weight matrix\'s gradient under {VANISHING_RATIO:g} of the last one\'s',
-     'use relu in the hidden layers, or fewer sigmoid/tanh layers in a row', None),
-    ('saturated_units', 'cause', f'at least {LAYER_SHARE:.0%} of a hidden sigmoid or tanh layer\'s units within '
-     f'{SATURATION_MARGIN} of their limits for {UNIT_SHARE:.0%} of the sample',
-     'use relu in the hidden layers, scale the inputs, or lower the learning rate', None),
-    ('saturated_output', 'cause', f'under a squared (or absolute) error, at least {PINNED_SHARE:.0%} of the output '
-     f'values whose target lies {PINNED_DISTANCE:.0%} of the range away from a limit of the sigmoid or tanh sit at '
-     f'that limit ("all black", "all white")',
-     'use binary cross-entropy (for targets in [0,1]), a 10x lower learning rate, or a linear output',
-     'use nn.BCEWithLogitsLoss on the logits (targets in [0,1]), a 10x lower learning rate, or no output activation'),
-    ('dead_units', 'cause', f'at least {LAYER_SHARE:.0%} of a hidden ReLU layer\'s units zero for {UNIT_SHARE:.0%} '
-     f'of the sample', 'lower the learning rate, use he_normal initialisation, or LeakyReLU',
-     'lower the learning rate, use torch.nn.init.kaiming_normal_, or nn.LeakyReLU'),
-    ('posterior_collapse', 'cause', f'no latent dimension is active: the variance of the posterior mean across inputs '
-     f'is under {ACTIVE_VARIANCE:g} in every one (Burda et al. 2016)',
-     'warm the KL term up from 0 over the first epochs, or weigh it less; sum the reconstruction loss over pixels '
-     'instead of averaging it (keras-team/keras#3373)',
-     'warm the KL term up from 0 over the first epochs, or weigh it less; sum the reconstruction loss over pixels '
-     '(reduction=\'sum\') instead of averaging it'),
-    ('init_scale', 'cause', f'before training, a weight matrix\'s standard deviation is over {INIT_FACTOR:g}x the '
-     f'larger of its Glorot and He scales, or under 1/{INIT_FACTOR:g} of the smaller',
-     'use the default glorot_uniform, or he_normal before relu', 'use the default initialisation, or '
-     'torch.nn.init.kaiming_normal_ before relu (xavier_uniform_ before tanh or sigmoid)'),
-    ('learning_rate_high', 'cause', f'one training step moves a weight matrix by over {STEP_UPDATE[1]:g} of its size',
-     'divide the learning rate by 10', None),
-    ('learning_rate_low', 'cause', f'one training step moves every weight matrix by under {STEP_UPDATE[0]:g} of its '
-     f'size', 'multiply the learning rate by 10', None),
-    ('unexplained', 'cause', 'an outcome fires and no cause rule does: names the layer where the input\'s '
-     'differences are lost',
-     'try a 10x larger and a 10x smaller learning rate, relu up to that layer, and more epochs; check that each '
-     'target belongs to its input', None),
-    ('not_measured', 'note', 'a check could not run (the report says why)',
-     'see why; the other checks went on', None),
-]
-KINDS = {rule: kind for rule, kind, *_ in RULES}
-FIXES = {'keras': {rule: keras for rule, _, _, keras, _ in RULES},
-         'torch': {rule: torch or keras for rule, _, _, keras, torch in RULES}}
-WORDS = {'one_output': 'one output', 'collapsed_code': 'collapsed code', 'plateau': 'plateau',
-         'empty_batches': 'empty batches', 'one_digit': 'one digit', 'vanishing_gradient': 'vanishing gradient',
-         'saturated_units': 'saturated', 'dead_units': 'dead units', 'nonfinite': 'NaN or Inf',
-         'targets_out_of_range': 'targets out of range', 'softmax_output': 'softmax output',
-         'inputs_not_scaled': 'inputs not scaled', 'softmax_hidden': 'softmax in a hidden layer',
-         'learning_rate_high': 'learning rate too high', 'learning_rate_low': 'learning rate too low',
-         'shape_mismatch': 'shapes broadcast', 'saturated_output': 'saturated output',
-         'posterior_collapse': 'posterior collapse', 'init_scale': 'initial weights off scale',
-         'unexplained': 'no cause found', 'not_measured': 'not measured'}
-SQUARED = ('mse', 'mean_squared', 'squared', 'mae', 'mean_absolute', 'l1', 'l2', 'huber')  # losses that give a
-# pinned sigmoid almost no gradient (cross-entropy on the sigmoid's own logit does not; an unknown loss is not judged)
+KIND_NAMES = ('blocker', 'outcome', 'cause', 'note')
 
+
+# ---------------------------------------------------------------- a rule, and the registry
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule: what it is called, when it fires, why there, what to do, and the check that decides."""
+    name: str                      # the finding's `rule` ('plateau')
+    kind: str                      # 'blocker', 'outcome', 'cause' or 'note' (KIND_NAMES)
+    words: str                     # how reports and tables name it ('plateau', 'targets out of range')
+    fires_when: str                # the condition in one line (the README's table)
+    threshold: str                 # the condition with its constants (docs/rules.md)
+    why: str                       # why that threshold (docs/rules.md)
+    fix: Mapping[str, str]         # what to do, per framework ('keras', 'torch', ...; 'default' for any other)
+    check: Callable                # check(ctx: Context) -> None, an evidence string, or a list of them
+    closing: bool = False          # judged after every other rule, reading their findings (kept last)
+    changes: tuple = ()            # the names of the changes that treat it (aehealth.changes)
+
+    def fix_for(self, framework):
+        """The fix text in `framework`'s words."""
+        return self.fix.get(framework, self.fix.get('default'))
+
+
+class Context:
+    """What a check reads: the run's metrics, what is derived from them once, and what the rules before it found."""
+
+    def __init__(self, m, found, registry):
+        self.m = m
+        self.net = m['network']
+        self.health = m.get('health') or []
+        self.end = self.health[-1] if self.health else None  # the last check
+        self.first = self.health[0] if self.health else {}
+        self.data = m.get('data')
+        self.trained = trained(m)
+        self.loss_name = str(self.net.get('loss') or '').lower()
+        self.found = found  # {rule name: [evidence, ...]} of the rules judged before this one
+        self._registry = registry
+
+    def kind_of(self, name):
+        """The kind of a rule of this registry ('blocker', 'outcome', 'cause', 'note')."""
+        return self._registry[name].kind
+
+
+class Registry:
+    """The rules in the order their findings are reported; closing rules (which read the others' findings) last."""
+
+    def __init__(self, rules=()):
+        self._rules = list(rules)
+
+    def __iter__(self):
+        return iter(self._rules)
+
+    def __len__(self):
+        return len(self._rules)
+
+    def __contains__(self, name):
+        return any(r.name == name for r in self._rules)
+
+    def __getitem__(self, name):
+        for r in self._rules:
+            if r.name == name:
+                return r
+        raise KeyError(f'no rule named {name!r} (the registry has {", ".join(r.name for r in self._rules)})')
+
+    def names(self):
+        return [r.name for r in self._rules]
+
+    def copy(self):
+        """A registry of the same rules, to extend without touching this one."""
+        return Registry(self._rules)
+
+    def register(self, unit, after=None):
+        """Add a rule (after the rule named `after`; by default before the closing rules); returns it."""
+        if unit.kind not in KIND_NAMES:
+            raise ValueError(f'rule {unit.name!r}: kind {unit.kind!r} is not one of {", ".join(KIND_NAMES)}')
+        if unit.name in self:
+            raise ValueError(f'a rule named {unit.name!r} is registered already: unregister it first, or name yours '
+                             f'otherwise')
+        if after is not None:
+            at = self.names().index(self[after].name) + 1
+        elif unit.closing:
+            at = len(self._rules)
+        else:
+            at = next((k for k, r in enumerate(self._rules) if r.closing), len(self._rules))
+        self._rules.insert(at, unit)
+        return unit
+
+    def unregister(self, name):
+        """Remove a rule; returns it."""
+        unit = self[name]
+        self._rules.remove(unit)
+        return unit
+
+    def rule(self, name, kind, words, fires_when, threshold, why, fix, after=None, closing=False, changes=()):
+        """A decorator: the function below is the check of a new rule, registered here."""
+        fix = {'default': fix} if isinstance(fix, str) else dict(fix)
+
+        def register(check):
+            self.register(Rule(name, kind, words, fires_when, threshold, why, fix, check, closing, tuple(changes)),
+                          after=after)
+            return check
+        return register
+
+    def findings(self, m, fixes='keras'):
+        """What is wrong with a run (or, with epochs_done 0, an untrained network; None, a trained one whose history
+        is not known), from its metrics: [{rule, level, evidence, fix}] in the registry's order. `fixes`: a
+        framework's name ('keras', 'torch'), or a dict {rule: fix text} of one's own."""
+        found = {}
+        for unit in sorted(self._rules, key=lambda r: r.closing):  # the closing ones read every other's findings
+            evidence = unit.check(Context(m, found, self))
+            if evidence:
+                found[unit.name] = [evidence] if isinstance(evidence, str) else list(evidence)
+        kinds = {self[name].kind for name in found}
+        stuck = 'blocker' in kinds or (trained(m) and 'outcome' in kinds)
+        out = []
+        for unit in self._rules:
+            fix = unit.fix_for(fixes) if isinstance(fixes, str) else fixes.get(unit.name)
+            out += [{'rule': unit.name, 'level': 'failure' if stuck and unit.kind != 'note' else 'warning',
+                     'evidence': text, 'fix': fix} for text in found.get(unit.name, ())]
+        return out
+
+    def words(self, name):
+        """How reports name a rule (its name, for one this registry does not hold)."""
+        return self[name].words if name in self else name
+
+    def kind(self, name):
+        return self[name].kind
+
+    def table(self, columns=('words', 'kind', 'fires_when')):
+        """The rules as a markdown table: the README's (words, kind, fires_when), or docs/rules.md's (named, kind,
+        threshold, why; 'named' is the words with the rule's name)."""
+        heads = {'words': 'rule', 'named': 'rule', 'kind': 'kind', 'fires_when': 'fires when', 'threshold': 'threshold',
+                 'why': 'why this threshold'}
+        rows = [f'| {" | ".join(heads[c] for c in columns)} |', '|' + '---|' * len(columns)]
+        for unit in self._rules:
+            cells = [f'{unit.words} (`{unit.name}`)' if c == 'named' else getattr(unit, c) for c in columns]
+            rows.append(f'| {" | ".join(cells)} |')
+        return '\n'.join(rows)
+
+
+REGISTRY = Registry()
+rule = REGISTRY.rule
+register = REGISTRY.register
+unregister = REGISTRY.unregister
+
+
+def findings(m, fixes='keras', registry=None):
+    """The default registry's findings on a run's metrics (Registry.findings)."""
+    return (registry or REGISTRY).findings(m, fixes)
+
+
+# ---------------------------------------------------------------- what the checks share
 
 def network(layers, output, loss, kernels, code=None):
     """A network as the rules see it: measured layers [{key, label, activation, units}] in order, the output's and the
@@ -148,17 +225,19 @@ def plateau_exit_epoch(health, baselines):
                  and h['loss'] - floor < PLATEAU_EXIT * (mean - floor)), None)
 
 
-# ---------------------------------------------------------------- the rules
+def trained(m):
+    """Whether the metrics are of a model that has trained (epochs_done None: trained, for how long unknown)."""
+    done = m.get('epochs_done', 1)
+    return done is None or done > 0
 
-def _plateau(m):
+
+def plateau_numbers(m):
     """(loss, its mean-target baseline, the loss's minimum on these targets, words for the baseline)."""
     b = m['baselines']
-    if 'mean_input' in b:
-        return m['final_loss'], b['mean_input'], b.get('floor', 0.0), 'the mean input'
-    return m['final_loss'], b['mean_image'], 0.0, 'the mean image'
+    return m['final_loss'], b['mean_input'], b.get('floor', 0.0), b.get('name', 'the mean input')
 
 
-def _still_falling(m, mean, floor):
+def still_falling(m, mean, floor):
     """Words saying that the loss is still falling fast (the run may only need more epochs), or ''."""
     losses = [(h['epoch'], h['loss']) for h in m.get('health') or [] if h.get('loss') is not None]
     if len(losses) < 3 or mean <= floor:
@@ -171,13 +250,8 @@ def _still_falling(m, mean, floor):
             f'only need more epochs')
 
 
-def _trained(m):
-    """Whether the metrics are of a model that has trained (epochs_done None: trained, for how long unknown)."""
-    done = m.get('epochs_done', 1)
-    return done is None or done > 0
-
-
-def _label(net, key):
+def label(net, key):
+    """How reports name a measured layer (or a kernel's key)."""
     return next((layer['label'] for layer in net['layers'] if layer['key'] == key), key)
 
 
@@ -204,158 +278,21 @@ def lost_at(net, snap):
     return next(((label, r) for label, r in hidden if r < COLLAPSE_RATIO), min(hidden, key=lambda h: h[1]))
 
 
-def _data_checks(m, net, stats):
-    """The rules about the data and the output layer."""
-    out = []
-    output = next((layer for layer in net['layers'] if layer['key'] == net['output']), None)
-    act = (output or {}).get('activation') or stats.get('output_activation')
-    if stats.get('output_shape') is not None and stats.get('target_shape') is not None \
-            and list(stats['output_shape']) != list(stats['target_shape']):
-        out.append(('shape_mismatch', f'shapes broadcast: the output is {_shape(stats["output_shape"])} per input and '
-                                      f'the target {_shape(stats["target_shape"])}: the loss compares arrays of '
-                                      f'different shapes, and the best it can do is predict their mean'))
-    if stats['target_outside'] >= TARGET_SHARE:
-        lo, hi = stats['output_range']
-        out.append(('targets_out_of_range', f'targets out of range: {stats["target_outside"]:.0%} of the target values '
-                                            f'lie outside [{lo:g}, {hi:g}], what the output\'s {act} '
-                                            f'can produce (targets span {stats["target_min"]:.3g} to '
-                                            f'{stats["target_max"]:.3g})'))
-    if act == 'softmax' and output and (output['units'] or 0) > 1 and not stats['target_rows_sum_to_1']:
-        out.append(('softmax_output', f'softmax across the {output["units"]} outputs of {output["label"]}: they must '
-                                      f'sum to 1, the targets\' rows do not'))
-    return out
+def _e(x):
+    """0.001 as 1e-3, 1e-06 as 1e-6."""
+    return f'{x:.0e}'.replace('e-0', 'e-')
 
 
 def _shape(shape):
     return '(' + ', '.join(str(n) for n in shape) + (',)' if len(shape) == 1 else ')')
 
 
-def _checks(m):
-    """(rule, evidence) for every rule that fires on a run's metrics, in RULES order."""
-    net = m['network']
-    trained = _trained(m)
-    health = m.get('health') or []
-    end = health[-1] if health else None
-    stats = m.get('data')
-    loss_name = str(net.get('loss') or '').lower()
-    out = []
-    if m.get('nonfinite'):
-        out.append(('nonfinite', f'NaN or Inf: {m["nonfinite"]}'))
-    if stats:
-        out += _data_checks(m, net, stats)
-    if end is not None:
-        diversity = end['output_diversity']
-        if diversity is not None and diversity < ONE_OUTPUT and trained:
-            falling = _still_falling(m, *_plateau(m)[1:3]) if m.get('baselines') else ''
-            out.append(('one_output', f'one output for every input: output diversity {diversity:.3f} (0 = the same '
-                                      f'picture whatever the input){falling}'))
-        elif diversity is not None and diversity < ONE_OUTPUT:
-            # Untrained networks draw nearly one picture anyway (their last layer's weights are small); it is worth
-            # saying when the hidden layers have already lost the input's differences.
-            last = _last_hidden(net, end)
-            if last is not None and collapse_ratio(last[1]['spread'], last[1]['rms']) < COLLAPSE_RATIO:
-                out.append(('one_output', f'one output for every input before training: output diversity '
-                                          f'{diversity:.1e}; the last hidden layer, {last[0]}, spreads only '
-                                          f'{collapse_ratio(last[1]["spread"], last[1]["rms"]):.2g} of its scale '
-                                          f'across inputs (the input\'s differences are lost before the output)'))
-        varies = end['output_diversity'] is not None  # targets all alike: no code can tell them apart
-        code = end['layers'].get(net['code']) if trained and net['code'] and varies else None
-        if code is not None and 'rms' in code and collapse_ratio(code['spread'], code['rms']) < COLLAPSE_RATIO:
-            out.append(('collapsed_code', f'collapsed code: {_label(net, net["code"])}, the narrowest layer, spreads '
-                                          f'{collapse_ratio(code["spread"], code["rms"]):.1%} of its scale across '
-                                          f'inputs'))
-    if trained and m.get('final_loss') is not None and m.get('baselines') and math.isfinite(m['final_loss']):
-        loss, mean, floor, words = _plateau(m)
-        # no plateau to judge when the mean target is the best (targets all alike) or the loss means nothing there
-        ratio = (loss - floor) / (mean - floor) if mean > floor else None
-        if ratio is not None and ratio >= PLATEAU:
-            what = (f'stuck on the {words[4:].replace(" ", "-")} plateau' if ratio <= 2 - PLATEAU
-                    else f'no better than {words}')
-            never = 'plateau_exit_epoch' in m and m['plateau_exit_epoch'] is None
-            exit_text = f' (never below {PLATEAU_EXIT}x in {m["epochs_done"]} epochs)' if never else ''
-            above = f', counted from the loss\'s minimum {floor:.4g} on these targets' if floor else ''
-            out.append(('plateau', f'{what}: final loss {loss:.4f} is {ratio:.2f}x {words}\'s '
-                                   f'{mean:.4f}{above}{exit_text}{_still_falling(m, mean, floor)}'))
-    f = m.get('feeding')
-    if trained and f and f['empty_per_epoch'] and f['epochs']:
-        out.append(('empty_batches', f'{f["empty_per_epoch"]} of {f["batches_per_epoch"]} batches per epoch are empty: '
-                                     f'{f["real_per_epoch"] * f["epochs"]} real steps in {f["epochs"]} epochs'))
-    if f and f['images_trained']:
-        counts = np.asarray(f['label_histogram'])
-        digit, share = int(counts.argmax()), counts.max() / counts.sum()
-        if share >= ONE_DIGIT:
-            text = (f'all {counts.sum()} trained images were digit {digit}' if share == 1 else
-                    f'{share:.0%} of the {counts.sum()} trained images were digit {digit}')
-            out.append(('one_digit', text))
-    if stats and stats.get('input_rms') is not None and stats['input_rms'] > INPUT_SCALE:
-        where = f'what {stats["input_seen_by"]} receives' if stats.get('input_seen_by') else 'the inputs'
-        out.append(('inputs_not_scaled', f'inputs not scaled: {where} has a root mean square of '
-                                         f'{stats["input_rms"]:.3g} (inputs of order 1 are what initialisers assume)'))
-    hidden = [layer for layer in net['layers'] if layer['key'] != net['output']]
-    soft = [layer['label'] for layer in hidden if layer['activation'] == 'softmax']
-    if soft:
-        out.append(('softmax_hidden', f'softmax in a hidden layer: {", ".join(soft)}'))
-    if end is not None:
-        out += _training_checks(m, net, end, trained, loss_name)
-    for what, why in (m.get('not_measured') or {}).items():
-        out.append(('not_measured', f'could not measure {what}: {why}'))
-    return out
+def _output_layer(ctx):
+    return next((layer for layer in ctx.net['layers'] if layer['key'] == ctx.net['output']), None)
 
 
-def _training_checks(m, net, end, trained, loss_name):
-    """The rules about gradients, units, the latent code, initial weights and steps, on the last check."""
-    out = []
-    kernels = [k for k in net['kernels'] if k in end['grad_norm']]
-    if len(kernels) > 1:
-        first, last = end['grad_norm'][kernels[0]], end['grad_norm'][kernels[-1]]
-        if last and first / last < VANISHING_RATIO:
-            names = net['kernels'][kernels[0]], net['kernels'][kernels[-1]]
-            out.append(('vanishing_gradient', f'vanishing gradient: {names[0]}\'s gradient is {first / last:.0e} '
-                                              f'of {names[1]}\'s ({first:.1e} against {last:.1e})'))
-    measured = {k: v for k, v in end['layers'].items() if k != net['output']}
-    for key, rule, what in (('saturated', 'saturated_units', 'saturated sigmoid units'),
-                            ('dead', 'dead_units', 'dead ReLU units')):
-        hit = [(k, v[key]) for k, v in measured.items() if v.get(key, 0) >= LAYER_SHARE]
-        if key == 'dead' and (end.get('dead_outputs') or 0) >= LAYER_SHARE:
-            hit.append((net['output'], end['dead_outputs']))
-        if hit:
-            if key == 'saturated' and any(net_act(net, k) == 'tanh' for k, _ in hit):
-                what = 'saturated sigmoid or tanh units'
-            out.append((rule, f'{what}: ' + ', '.join(f'{share:.0%} of {_label(net, k)}' for k, share in hit)))
-        if key == 'saturated':
-            out += _saturated_output(end, net, loss_name)
-    posterior = end.get('posterior')
-    if trained and posterior and posterior['active'] == 0:  # untrained encoders have small means: not judged
-        kl = np.asarray(posterior['kl'], float)
-        out.append(('posterior_collapse', f'posterior collapse: none of the {posterior["dims"]} latent dimensions is '
-                                          f'active (the variance of the posterior mean across inputs is at most '
-                                          f'{max(posterior["mean_variance"]):.2g}, under {ACTIVE_VARIANCE:g}); KL per '
-                                          f'dimension {kl.mean():.2g} on average, at most {kl.max():.2g} nats: every '
-                                          f'input gets the prior, and the decoder draws one picture'))
-    first = (m.get('health') or [{}])[0]
-    off = [_off_scale(net['kernels'].get(name, name), *scale)
-           for name, scale in (first.get('weight_scale') or {}).items() if first.get('epoch') == 0]
-    off = [text for text in off if text]
-    if off:
-        out.append(('init_scale', f'initial weights off scale: {", ".join(off[:3])}'
-                                  + (f' and {len(off) - 3} more' if len(off) > 3 else '')
-                                  + ': the signal grows or shrinks by about that factor at each such layer'))
-    steps = {k: v for k, v in (end.get('step_update') or {}).items() if v is not None}
-    # one step too large wrecks a network (its units die, its later steps are small): any check's counts
-    high = [(h['epoch'], k, v) for h in m.get('health') or [] for k, v in (h.get('step_update') or {}).items()
-            if v is not None and v > STEP_UPDATE[1]]
-    if trained and high:
-        epoch, fastest, size = max(high, key=lambda e: e[2])
-        name = net['kernels'].get(fastest, fastest)
-        out.append(('learning_rate_high', f'learning rate too high: one step moves {name} by {size:.2g} of its size '
-                                          f'(in the epoch before the check at {epoch})'))
-    elif trained and steps:
-        fastest = max(steps, key=steps.get)
-        if steps[fastest] < STEP_UPDATE[0]:
-            name = net['kernels'].get(fastest, fastest)
-            out.append(('learning_rate_low', f'learning rate too low: one step moves even the fastest weight '
-                                             f'matrix, {name}, by only {steps[fastest]:.2g} of its size'))
-    return out
+def _output_activation(ctx):
+    return (_output_layer(ctx) or {}).get('activation') or ctx.data.get('output_activation')
 
 
 def _off_scale(label, std, fan_in, fan_out):
@@ -368,43 +305,320 @@ def _off_scale(label, std, fan_in, fan_out):
     return None
 
 
-def _saturated_output(end, net, loss_name):
-    """The saturated-output rule: a bounded output pinned at a limit its targets are not at, under a loss that then
-    gives it no gradient."""
-    pinned = end.get('output_pinned')
-    if not pinned or not any(word in loss_name for word in SQUARED):
-        return []
+def _stuck_layers(ctx, key):
+    """[(layer key, share)] of the hidden layers with at least LAYER_SHARE of their units saturated or dead."""
+    measured = {k: v for k, v in ctx.end['layers'].items() if k != ctx.net['output']}
+    return [(k, v[key]) for k, v in measured.items() if v.get(key, 0) >= LAYER_SHARE]
+
+
+def _high_steps(ctx):
+    """(epoch, kernel key, step update) of every step that moved a weight matrix by over STEP_UPDATE[1] of its size."""
+    return [(h['epoch'], k, v) for h in ctx.health for k, v in (h.get('step_update') or {}).items()
+            if v is not None and v > STEP_UPDATE[1]]
+
+
+# ---------------------------------------------------------------- the rules, in the order they are reported
+
+@rule('nonfinite', 'blocker', 'NaN or Inf', 'the loss or a weight is not finite', 'the loss or any weight',
+      'nothing finite can be learned from', 'lower the learning rate (divide it by 10) and check the inputs for NaN')
+def nonfinite(ctx):
+    if ctx.m.get('nonfinite'):
+        return f'NaN or Inf: {ctx.m["nonfinite"]}'
+
+
+@rule('shape_mismatch', 'blocker', 'shapes broadcast',
+      'the output and the targets differ in shape per row, so the loss broadcasts them',
+      'the output\'s and the targets\' shapes per row differ (a sparse loss\'s class ids excepted)',
+      'exact: a loss of arrays of different shapes compares every output with every target it broadcasts against, '
+      'and the best answer is their mean; PyTorch\'s `MSELoss` only warns, Keras\' losses often say nothing',
+      {'keras': 'make the output the targets\' shape (a Reshape layer, or targets reshaped to the output\'s shape)',
+       'torch': 'make the output the targets\' shape (output.view(target.shape), or targets reshaped); MSELoss only '
+                'warns'})
+def shape_mismatch(ctx):
+    d = ctx.data
+    if d and d.get('output_shape') is not None and d.get('target_shape') is not None \
+            and list(d['output_shape']) != list(d['target_shape']):
+        return (f'shapes broadcast: the output is {_shape(d["output_shape"])} per input and the target '
+                f'{_shape(d["target_shape"])}: the loss compares arrays of different shapes, and the best it can do is '
+                f'predict their mean')
+
+
+@rule('targets_out_of_range', 'blocker', 'targets out of range',
+      f'{TARGET_SHARE:.0%} of the target values lie outside what the output activation can produce',
+      f'{TARGET_SHARE:.0%} of the target values (`TARGET_SHARE`) outside the output activation\'s range by over '
+      f'{TARGET_MARGIN:.0%} of the targets\' range (`TARGET_MARGIN`)',
+      'a sigmoid cannot produce 255, a ReLU cannot produce -0.4: the loss has a floor the model cannot get under',
+      {'keras': 'scale the targets into the output\'s range (pixels: divide by 255), or use an output activation that '
+                'covers them (linear for any value, tanh for [-1,1])',
+       'torch': 'scale the targets into the output\'s range (pixels: divide by 255; drop a Normalize that makes them '
+                'negative), or end forward() with an activation that covers them (none for any value, torch.tanh for '
+                '[-1,1])'})
+def targets_out_of_range(ctx):
+    d = ctx.data
+    if d and d['target_outside'] >= TARGET_SHARE:
+        lo, hi = d['output_range']
+        return (f'targets out of range: {d["target_outside"]:.0%} of the target values lie outside [{lo:g}, {hi:g}], '
+                f'what the output\'s {_output_activation(ctx)} can produce (targets span {d["target_min"]:.3g} to '
+                f'{d["target_max"]:.3g})')
+
+
+@rule('softmax_output', 'blocker', 'softmax output', 'a softmax output whose targets do not sum to 1',
+      'a softmax output of more than one unit whose targets do not sum to 1 (within 1%) along its axis',
+      'softmax makes the outputs sum to 1: 784 pixels of a digit sum to about 100',
+      {'keras': 'use sigmoid on the output (each pixel in [0,1] on its own)',
+       'torch': 'use torch.sigmoid on the output (each pixel in [0,1] on its own)'})
+def softmax_output(ctx):
+    output = _output_layer(ctx)
+    if ctx.data and _output_activation(ctx) == 'softmax' and output and (output['units'] or 0) > 1 \
+            and not ctx.data['target_rows_sum_to_1']:
+        return (f'softmax across the {output["units"]} outputs of {output["label"]}: they must sum to 1, the targets\' '
+                f'rows do not')
+
+
+@rule('one_output', 'outcome', 'one output',
+      f'the outputs spread under {ONE_OUTPUT:g} as much as the targets (untrained: and the last hidden layer under '
+      f'{COLLAPSE_RATIO:.0%})',
+      f'output diversity under {ONE_OUTPUT:g} (`ONE_OUTPUT`); before training, only if the last hidden layer also '
+      f'spreads under {COLLAPSE_RATIO:.0%} of its scale (`COLLAPSE_RATIO`)',
+      'the question\'s symptom; set before the ablation ran',
+      'the input does not reach the output: see the causes listed with it')
+def one_output(ctx):
+    if ctx.end is None or ctx.end['output_diversity'] is None or ctx.end['output_diversity'] >= ONE_OUTPUT:
+        return None
+    diversity = ctx.end['output_diversity']
+    if ctx.trained:
+        falling = still_falling(ctx.m, *plateau_numbers(ctx.m)[1:3]) if ctx.m.get('baselines') else ''
+        return f'one output for every input: output diversity {diversity:.3f} (0 = the same picture whatever the input){falling}'
+    # Untrained networks draw nearly one picture anyway (their last layer's weights are small); it is worth saying
+    # when the hidden layers have already lost the input's differences.
+    last = _last_hidden(ctx.net, ctx.end)
+    if last is not None and collapse_ratio(last[1]['spread'], last[1]['rms']) < COLLAPSE_RATIO:
+        return (f'one output for every input before training: output diversity {diversity:.1e}; the last hidden layer, '
+                f'{last[0]}, spreads only {collapse_ratio(last[1]["spread"], last[1]["rms"]):.2g} of its scale across '
+                f'inputs (the input\'s differences are lost before the output)')
+
+
+@rule('collapsed_code', 'outcome', 'collapsed code',
+      f'after training, the narrowest layer spreads under {COLLAPSE_RATIO:.0%} of its scale across inputs',
+      f'after training, the narrowest layer spreads under {COLLAPSE_RATIO:.0%} of its scale across inputs '
+      f'(`COLLAPSE_RATIO`)',
+      'the question\'s third picture; the same 5% as the run\'s collapse verdict',
+      'the code is the same for every input: see the causes listed with it')
+def collapsed_code(ctx):
+    varies = ctx.end is not None and ctx.end['output_diversity'] is not None  # targets all alike: no code can differ
+    code = ctx.end['layers'].get(ctx.net['code']) if ctx.trained and ctx.net['code'] and varies else None
+    if code is not None and 'rms' in code and collapse_ratio(code['spread'], code['rms']) < COLLAPSE_RATIO:
+        return (f'collapsed code: {label(ctx.net, ctx.net["code"])}, the narrowest layer, spreads '
+                f'{collapse_ratio(code["spread"], code["rms"]):.1%} of its scale across inputs')
+
+
+@rule('plateau', 'outcome', 'plateau',
+      f'the loss is at or above {PLATEAU:g}x the mean target\'s (counted from the loss\'s own minimum)',
+      f'the loss at or above {PLATEAU:g}x (`PLATEAU`) of the way from its minimum to the mean target\'s',
+      'no better than drawing the average target',
+      'no better than predicting the average target: see the causes listed with it')
+def plateau(ctx):
+    m = ctx.m
+    if not (ctx.trained and m.get('final_loss') is not None and m.get('baselines') and math.isfinite(m['final_loss'])):
+        return None
+    loss, mean, floor, words = plateau_numbers(m)
+    # no plateau to judge when the mean target is the best (targets all alike) or the loss means nothing there
+    ratio = (loss - floor) / (mean - floor) if mean > floor else None
+    if ratio is None or ratio < PLATEAU:
+        return None
+    what = f'stuck on the {words[4:].replace(" ", "-")} plateau' if ratio <= 2 - PLATEAU else f'no better than {words}'
+    never = 'plateau_exit_epoch' in m and m['plateau_exit_epoch'] is None
+    exit_text = f' (never below {PLATEAU_EXIT}x in {m["epochs_done"]} epochs)' if never else ''
+    above = f', counted from the loss\'s minimum {floor:.4g} on these targets' if floor else ''
+    return (f'{what}: final loss {loss:.4f} is {ratio:.2f}x {words}\'s {mean:.4f}{above}{exit_text}'
+            f'{still_falling(m, mean, floor)}')
+
+
+@rule('inputs_not_scaled', 'cause', 'inputs not scaled',
+      f'what the first weight layer receives has a root mean square over {INPUT_SCALE:g}',
+      f'what the first weight layer receives has a root mean square over {INPUT_SCALE:g} (`INPUT_SCALE`)',
+      'a decade above the unit scale initialisers assume',
+      'scale the inputs to about [0,1] (pixels: divide by 255) or standardise them')
+def inputs_not_scaled(ctx):
+    d = ctx.data
+    if d and d.get('input_rms') is not None and d['input_rms'] > INPUT_SCALE:
+        where = f'what {d["input_seen_by"]} receives' if d.get('input_seen_by') else 'the inputs'
+        return (f'inputs not scaled: {where} has a root mean square of {d["input_rms"]:.3g} (inputs of order 1 are what '
+                f'initialisers assume)')
+
+
+@rule('softmax_hidden', 'cause', 'softmax in a hidden layer', 'a hidden layer uses softmax',
+      'any hidden layer with softmax', 'its units compete for a sum of 1',
+      'use relu (or tanh, sigmoid) in hidden layers; softmax makes a layer\'s units compete')
+def softmax_hidden(ctx):
+    soft = [layer['label'] for layer in ctx.net['layers']
+            if layer['key'] != ctx.net['output'] and layer['activation'] == 'softmax']
+    if soft:
+        return f'softmax in a hidden layer: {", ".join(soft)}'
+
+
+@rule('vanishing_gradient', 'cause', 'vanishing gradient',
+      f'the first weight matrix\'s gradient is under 1/{1 / VANISHING_RATIO:g} of the last one\'s',
+      f'the first weight matrix\'s gradient norm under {_e(VANISHING_RATIO)} (`VANISHING_RATIO`) of the last one\'s',
+      'AUTOTRAINER\'s ratio; healthy networks: see below',
+      'use relu in the hidden layers, or fewer sigmoid/tanh layers in a row')
+def vanishing_gradient(ctx):
+    if ctx.end is None:
+        return None
+    kernels = [k for k in ctx.net['kernels'] if k in ctx.end['grad_norm']]
+    if len(kernels) > 1:
+        first, last = ctx.end['grad_norm'][kernels[0]], ctx.end['grad_norm'][kernels[-1]]
+        if last and first / last < VANISHING_RATIO:
+            names = ctx.net['kernels'][kernels[0]], ctx.net['kernels'][kernels[-1]]
+            return (f'vanishing gradient: {names[0]}\'s gradient is {first / last:.0e} of {names[1]}\'s ({first:.1e} '
+                    f'against {last:.1e})')
+
+
+@rule('saturated_units', 'cause', 'saturated',
+      f'half of a hidden sigmoid or tanh layer is within {SATURATION_MARGIN:.0%} of its limits for {UNIT_SHARE:.0%} of '
+      f'the sample',
+      f'half a hidden sigmoid or tanh layer (`LAYER_SHARE`) stuck within {SATURATION_MARGIN:g} (tanh: '
+      f'{2 * SATURATION_MARGIN:g}) of a limit (`SATURATION_MARGIN`) for {UNIT_SHARE:.0%} of the sample (`UNIT_SHARE`)',
+      'there the derivative is under 4% of its peak',
+      'use relu in the hidden layers, scale the inputs, or lower the learning rate')
+def saturated_units(ctx):
+    hit = _stuck_layers(ctx, 'saturated') if ctx.end is not None else []
+    if hit:
+        tanh = any(net_act(ctx.net, k) == 'tanh' for k, _ in hit)
+        what = 'saturated sigmoid or tanh units' if tanh else 'saturated sigmoid units'
+        return f'{what}: ' + ', '.join(f'{share:.0%} of {label(ctx.net, k)}' for k, share in hit)
+
+
+@rule('saturated_output', 'cause', 'saturated output',
+      'under a squared error, half the outputs whose target is away from a limit sit at it ("all black")',
+      f'under a squared or absolute error, half (`PINNED_SHARE`) of the output values whose target lies a quarter of '
+      f'the range (`PINNED_DISTANCE`) away from a sigmoid\'s or tanh\'s limit sit within {SATURATION_MARGIN:g} of that '
+      f'limit',
+      'there the sigmoid\'s derivative is under 4% of its peak and a squared error passes it on; cross-entropy on the '
+      'sigmoid\'s own logit does not (so it is not judged under it, nor under a loss it cannot name)',
+      {'keras': 'use binary cross-entropy (for targets in [0,1]), a 10x lower learning rate, or a linear output',
+       'torch': 'use nn.BCEWithLogitsLoss on the logits (targets in [0,1]), a 10x lower learning rate, or no output '
+                'activation'})
+def saturated_output(ctx):
+    pinned = ctx.end.get('output_pinned') if ctx.end is not None else None
+    if not pinned or not any(word in ctx.loss_name for word in SQUARED):
+        return None
     side, share = max(pinned.items(), key=lambda kv: kv[1] if kv[1] is not None else -1)
     if share is None or share < PINNED_SHARE:
-        return []
-    lo, hi = RANGES[net_act(net, net['output'])] if net_act(net, net['output']) in RANGES else (0.0, 1.0)
+        return None
+    act = net_act(ctx.net, ctx.net['output'])
+    lo, hi = RANGES[act] if act in RANGES else (0.0, 1.0)
     limit, colour = (lo, 'black') if side == 'low' else (hi, 'white')
-    return [('saturated_output', f'saturated output: {share:.0%} of the output values whose target is '
-                                 f'{PINNED_DISTANCE:.0%} of the range away from {limit:g} sit within '
-                                 f'{SATURATION_MARGIN:g} of it ("all {colour}"), where the {net_act(net, net["output"])} '
-                                 f'gives {loss_name or "the loss"} almost no gradient')]
+    return (f'saturated output: {share:.0%} of the output values whose target is {PINNED_DISTANCE:.0%} of the range '
+            f'away from {limit:g} sit within {SATURATION_MARGIN:g} of it ("all {colour}"), where the {act} gives '
+            f'{ctx.loss_name or "the loss"} almost no gradient')
 
 
-def findings(m, fixes='keras'):
-    """What is wrong with a run (or, with epochs_done 0, an untrained network; None, a trained one whose history is
-    not known), from its metrics: a list of
-    {rule, level, evidence, fix}, in RULES order. `fixes`: 'keras', 'torch', or a dict {rule: fix text} of one's own."""
-    found = _checks(m)
-    trained = _trained(m)
-    kinds = {KINDS[rule] for rule, _ in found}
-    stuck = 'blocker' in kinds or (trained and 'outcome' in kinds)
-    if trained and 'outcome' in kinds and not kinds & {'blocker', 'cause'} and m.get('health'):
-        found.append(_unexplained(m))
-    table = FIXES[fixes] if isinstance(fixes, str) else fixes
-    return [{'rule': rule, 'level': 'failure' if stuck and KINDS[rule] != 'note' else 'warning', 'evidence': evidence,
-             'fix': table.get(rule)} for rule, evidence in found]
+@rule('dead_units', 'cause', 'dead units',
+      f'half of a ReLU layer (a map\'s channels) is zero for {UNIT_SHARE:.0%} of the sample',
+      f'half a ReLU layer\'s units (a map\'s channels) zero for {UNIT_SHARE:.0%} of the sample; an output unit only '
+      f'where its target is not always 0', 'a unit that is zero gets no gradient',
+      {'keras': 'lower the learning rate, use he_normal initialisation, or LeakyReLU',
+       'torch': 'lower the learning rate, use torch.nn.init.kaiming_normal_, or nn.LeakyReLU'})
+def dead_units(ctx):
+    if ctx.end is None:
+        return None
+    hit = _stuck_layers(ctx, 'dead')
+    if (ctx.end.get('dead_outputs') or 0) >= LAYER_SHARE:
+        hit.append((ctx.net['output'], ctx.end['dead_outputs']))
+    if hit:
+        return 'dead ReLU units: ' + ', '.join(f'{share:.0%} of {label(ctx.net, k)}' for k, share in hit)
 
 
-def _unexplained(m):
-    """The finding that says no cause fired, and where the input's differences are lost."""
-    net, snap = m['network'], m['health'][-1]
-    where = lost_at(net, snap)
-    falling = _still_falling(m, *_plateau(m)[1:3]) if m.get('baselines') and m.get('final_loss') is not None else ''
+@rule('posterior_collapse', 'cause', 'posterior collapse',
+      f'after training, no VAE latent dimension\'s posterior mean varies across inputs by over {ACTIVE_VARIANCE:g}',
+      f'after training, no latent dimension is active: every posterior mean\'s variance across inputs under '
+      f'{ACTIVE_VARIANCE:g} (`ACTIVE_VARIANCE`)',
+      'Burda et al.\'s "active units", with the 0.01 that common code uses; only when *none* is active, since a healthy '
+      'VAE leaves some dimensions unused (see below)',
+      {'keras': 'warm the KL term up from 0 over the first epochs, or weigh it less; sum the reconstruction loss over '
+                'pixels instead of averaging it (keras-team/keras#3373)',
+       'torch': 'warm the KL term up from 0 over the first epochs, or weigh it less; sum the reconstruction loss over '
+                'pixels (reduction=\'sum\') instead of averaging it'})
+def posterior_collapse(ctx):
+    posterior = ctx.end.get('posterior') if ctx.end is not None else None
+    if ctx.trained and posterior and posterior['active'] == 0:  # untrained encoders have small means: not judged
+        kl = np.asarray(posterior['kl'], float)
+        return (f'posterior collapse: none of the {posterior["dims"]} latent dimensions is active (the variance of the '
+                f'posterior mean across inputs is at most {max(posterior["mean_variance"]):.2g}, under '
+                f'{ACTIVE_VARIANCE:g}); KL per dimension {kl.mean():.2g} on average, at most {kl.max():.2g} nats: every '
+                f'input gets the prior, and the decoder draws one picture')
+
+
+@rule('init_scale', 'cause', 'initial weights off scale',
+      f'before training, a weight matrix\'s std is over {INIT_FACTOR:g}x or under 1/{INIT_FACTOR:g} of its Glorot and '
+      f'He scales',
+      f'before training, a weight matrix\'s standard deviation over {INIT_FACTOR:g}x (`INIT_FACTOR`) the larger of its '
+      f'Glorot and He scales, or under 1/{INIT_FACTOR:g} of the smaller',
+      'the signal grows or shrinks by about that factor at each such layer; PyTorch\'s default (0.41x He\'s) and '
+      'Keras\' (1x Glorot\'s) lie well inside',
+      {'keras': 'use the default glorot_uniform, or he_normal before relu',
+       'torch': 'use the default initialisation, or torch.nn.init.kaiming_normal_ before relu (xavier_uniform_ before '
+                'tanh or sigmoid)'})
+def init_scale(ctx):
+    if ctx.end is None or ctx.first.get('epoch') != 0:
+        return None
+    off = [_off_scale(ctx.net['kernels'].get(name, name), *scale)
+           for name, scale in (ctx.first.get('weight_scale') or {}).items()]
+    off = [text for text in off if text]
+    if off:
+        return (f'initial weights off scale: {", ".join(off[:3])}' + (f' and {len(off) - 3} more' if len(off) > 3 else '')
+                + ': the signal grows or shrinks by about that factor at each such layer')
+
+
+@rule('learning_rate_high', 'cause', 'learning rate too high',
+      f'one step moves a weight matrix by over {STEP_UPDATE[1]:g} of its size',
+      f'one training step moves a weight matrix by over {STEP_UPDATE[1]:g} of its size at any check (`STEP_UPDATE`)',
+      'healthy networks: see below; "at any check" because one step too large kills units, and the steps after it '
+      'look small', 'divide the learning rate by 10')
+def learning_rate_high(ctx):
+    high = _high_steps(ctx)  # one step too large wrecks a network (its units die, its later steps are small)
+    if ctx.trained and ctx.end is not None and high:
+        epoch, fastest, size = max(high, key=lambda e: e[2])
+        return (f'learning rate too high: one step moves {ctx.net["kernels"].get(fastest, fastest)} by {size:.2g} of '
+                f'its size (in the epoch before the check at {epoch})')
+
+
+@rule('learning_rate_low', 'cause', 'learning rate too low',
+      f'one step moves even the fastest weight matrix by under {_e(STEP_UPDATE[0])} of its size',
+      f'one training step moves the fastest weight matrix by under {_e(STEP_UPDATE[0])} of its size at the last check '
+      f'(`STEP_UPDATE`)', 'healthy networks: see below', 'multiply the learning rate by 10')
+def learning_rate_low(ctx):
+    if not ctx.trained or ctx.end is None or _high_steps(ctx):
+        return None
+    steps = {k: v for k, v in (ctx.end.get('step_update') or {}).items() if v is not None}
+    if steps:
+        fastest = max(steps, key=steps.get)
+        if steps[fastest] < STEP_UPDATE[0]:
+            return (f'learning rate too low: one step moves even the fastest weight matrix, '
+                    f'{ctx.net["kernels"].get(fastest, fastest)}, by only {steps[fastest]:.2g} of its size')
+
+
+@rule('not_measured', 'note', 'not measured', 'a check could not run (the report says why)', 'a check raised',
+      'the report says which and why; never a failure by itself', 'see why; the other checks went on', closing=True)
+def not_measured(ctx):
+    return [f'could not measure {what}: {why}' for what, why in (ctx.m.get('not_measured') or {}).items()]
+
+
+@rule('unexplained', 'cause', 'no cause found',
+      'an outcome fires and no cause does: names the first layer whose spread falls under 5%',
+      'an outcome fires and no blocker or cause does',
+      'names the first hidden layer whose spread falls under 5% of its scale (the input\'s differences are lost '
+      'there), or says that every layer still varies; says when the loss is still falling; suggests what to try',
+      'try a 10x larger and a 10x smaller learning rate, relu up to that layer, and more epochs; check that each '
+      'target belongs to its input', closing=True)
+def unexplained(ctx):
+    kinds = {ctx.kind_of(name) for name in ctx.found}
+    if not (ctx.trained and 'outcome' in kinds and not kinds & {'blocker', 'cause'} and ctx.health):
+        return None
+    where = lost_at(ctx.net, ctx.end)
+    m = ctx.m
+    falling = still_falling(m, *plateau_numbers(m)[1:3]) if m.get('baselines') and m.get('final_loss') is not None else ''
     if where is None:
         text = 'no hidden layer was measured'
     elif where[1] < COLLAPSE_RATIO:
@@ -413,8 +627,10 @@ def _unexplained(m):
     else:
         text = (f'every hidden layer still varies with the input ({where[0]} least, {where[1]:.2g} of its scale), so '
                 f'the input reaches the output but the fit is no better than the average')
-    return 'unexplained', f'no cause rule fired: {text}{falling}'
+    return f'no cause rule fired: {text}{falling}'
 
+
+# ---------------------------------------------------------------- the report
 
 def finding_lines(found, before_training=False, notes=()):
     """The report printed at the end of a run (or of a pre-flight check): failure symptoms first, then warnings, each

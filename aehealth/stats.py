@@ -195,13 +195,3 @@ def one_hot(ids, classes):
     """Integer targets (a sparse loss's) as the one-hot rows the output is compared with."""
     ids = np.asarray(ids).astype(np.int64)
     return np.eye(classes, dtype=np.float32)[np.clip(ids, 0, classes - 1)]
-
-
-def feeding(batch_sizes, epochs_done, label_counts):
-    """Real, empty and short batches per epoch, examples trained on, and their label histogram."""
-    sizes = np.asarray(batch_sizes)
-    full = sizes.max() if len(sizes) else 0
-    return {'batches_per_epoch': int(len(sizes)), 'real_per_epoch': int(np.sum(sizes > 0)),
-            'empty_per_epoch': int(np.sum(sizes == 0)), 'short_per_epoch': int(np.sum((sizes > 0) & (sizes < full))),
-            'epochs': int(epochs_done), 'images_trained': int(np.sum(label_counts)),
-            'label_histogram': [int(c) for c in label_counts]}

@@ -19,9 +19,6 @@ pytorch/examples' VAE, is also checked for posterior collapse; of any other tupl
 judged (the tutorials' `return encoded, decoded`).
 """
 import contextlib
-import math
-import sys
-import time
 
 import numpy as np
 
@@ -32,7 +29,8 @@ except ImportError:  # the extra "torch" is not installed
     raise ImportError('aehealth.torch needs PyTorch: pip install "aehealth[torch]"') from None
 
 from aehealth import monitor as core
-from aehealth import rules, stats
+from aehealth import network, rules, stats
+from aehealth.contracts import Chunk, LayerRecord
 
 CHUNK = 1000  # sample rows per pass
 UsageError = core.UsageError
@@ -130,23 +128,25 @@ def _untouched(model, device):
 
 
 class Probe:
-    """What the rules need to know about a module, found by running it once on a few rows, and a pass that measures
-    it on the sample: every measured tensor, the reconstruction, the loss and the weights' gradients."""
+    """A PyTorch module as aehealth.contracts.Probe: found by running it once on a few rows with hooks (the core
+    describes the network from what ran), then measured on the sample: every measured tensor, the reconstruction, the
+    loss and the weights' gradients."""
 
+    framework = 'torch'
     chunk = CHUNK
 
-    def __init__(self, model, sample, targets, loss_fn):
+    def __init__(self, model, sample, targets, loss_fn, forward=None):
         if not isinstance(model, nn.Module):
             raise UsageError(f'model is a {type(model).__name__}, not a torch.nn.Module')
         if not callable(loss_fn):
             raise UsageError(f'loss_fn={loss_fn!r} is not callable: pass the loss your loop uses, for example '
                              f'nn.MSELoss() or F.binary_cross_entropy')
         self.model, self.loss_fn, self.notes = model, loss_fn, []
+        self.forward = forward or model
         params = list(model.parameters())
         self.device = params[0].device if params else torch.device('cpu')
         self.names = {m: name or type(m).__name__ for name, m in model.named_modules()}
         self.leaves = [m for m in model.modules() if not list(m.children()) or isinstance(m, nn.RNNBase)]
-        self.received_values = None
         self._discover(sample[:rules.MIN_ROWS], targets[:rules.MIN_ROWS])
 
     # ---- finding the network
@@ -155,16 +155,12 @@ class Probe:
         """The model on x with every leaf recorded: (record, output)."""
         record = []
         with _hooks(self.leaves, record):
-            out = self.model(x)
+            out = self.forward(x)
         return record, out
-
-    def _fit_error(self, x, error):
-        return UsageError(f'the model could not run on the sample (rows of shape {tuple(x.shape[1:])}): '
-                          f'{core.one_line(error)}; pass rows shaped as your loop feeds them')
 
     def _discover(self, x, t):
         """Run the model once with hooks; which tensors the reconstruction depends on; the activations forward()
-        applies itself; the loss's kind."""
+        applies itself; the loss's kind; the network, as the core describes it."""
         xt = _as_tensor(x).to(self.device)
         if xt.is_floating_point():
             xt.requires_grad_(True)  # so that every tensor made from the input has a place in the graph
@@ -172,7 +168,7 @@ class Probe:
             try:
                 record, out = self._run(xt)
             except Exception as e:
-                raise self._fit_error(x, e) from None
+                raise core.fit_error(x.shape[1:], None, e) from None
             if not torch.is_tensor(out) and not (isinstance(out, (list, tuple))
                                                  and any(torch.is_tensor(v) for v in out)):
                 raise UsageError(f'the model returned a {type(out).__name__}, not a tensor or a tuple with one: '
@@ -185,56 +181,54 @@ class Probe:
                     [tuple(v.shape[1:]) if torch.is_tensor(v) else type(v).__name__ for v in out]
                 raise UsageError(f'loss_fn(model(x), targets) failed on the sample (output rows {shapes}, '
                                  f'targets rows {tuple(t.shape[1:])}): {core.one_line(e)}') from None
-            self._find_reconstruction(out, loss, tuple(t.shape[1:]))
-            recon, mean, log_variance = self._parts(out)
-            self.vae = mean is not None
-            self.latent = mean.shape[1] if self.vae else None
+            self._find_reconstruction(out, loss, t)
+            recon, mean, log_variance = self.outputs.parts(out)
+            self.latent = mean.shape[1] if mean is not None else None
             self.output_shape = tuple(recon.shape[1:])
-            self._taps(record, recon, mean)
+            name = _loss_name(self.loss_fn)
+            self.from_logits = any(word in name.lower() for word in LOGIT_LOSSES) or name == 'CrossEntropyLoss'
+            self.sparse = (np.issubdtype(np.asarray(t).dtype, np.integer) and recon.dim() == t.ndim + 1
+                           and tuple(recon.shape[2:]) == tuple(t.shape[1:]))
+            records = self._records(record, recon, mean)
+            output = LayerRecord('output', 'output', None, False, int(np.prod(self.output_shape)), is_output=True,
+                                 channels=self._channels(recon, record, len(record)), handle=dict(source=('recon',)))
+            described = network.describe(records, output, name, self.from_logits)
         self.length = len(record)
-        name = _loss_name(self.loss_fn)
-        self.from_logits = any(word in name.lower() for word in LOGIT_LOSSES) or name == 'CrossEntropyLoss'
-        self.sparse = (np.issubdtype(np.asarray(t).dtype, np.integer) and recon.dim() == t.ndim + 1
-                       and tuple(recon.shape[2:]) == tuple(t.shape[1:]))
+        self.net, self.channels, self.kernels = described.net, described.channels, described.kernels
+        self.taps = [(r.key, r.handle) for r in described.measured]  # (key, tap) of what is measured
+        self.notes += described.notes
         self.to_output = None
         if self.from_logits:
             self.to_output = np.log if self.sparse or name == 'CrossEntropyLoss' else core.logit
         self.loss_name = name
+        first = next(((k, m) for k, (m, _, _) in enumerate(record) if _kernel(m) is not None
+                      or isinstance(m, nn.Embedding)), None)
+        self.received, self.received_by = None, None
+        if first is not None and not isinstance(first[1], nn.Embedding):
+            self.received, self.received_by = first[0], self.names.get(first[1])
 
-    def _find_reconstruction(self, out, loss, target_shape):
-        """Which element of a returned tuple is the reconstruction: (reconstruction, mean, log-variance) is a VAE's;
-        of any other tuple, the element the loss depends on (the one shaped like the targets if several are), as in
-        the tutorials' `return encoded, decoded`."""
-        self.index = self.posterior = None
+    def _find_reconstruction(self, out, loss, t):
+        """Which element of a returned tuple is the reconstruction (the core decides, from what the loss compares and
+        what is shaped like the targets), and which a VAE's posterior."""
+        self.outputs = network.Outputs()
         if torch.is_tensor(out):
             return
-        tensors = [k for k, v in enumerate(out) if torch.is_tensor(v)]
         self.rows = [tuple(v.shape[1:]) if torch.is_tensor(v) else None for v in out]
         self.others = [None if torch.is_tensor(v) else v for v in out]  # passed back as returned, for the baselines
-        if len(out) == 3 and tensors == [0, 1, 2] and out[1].shape == out[2].shape and out[1].dim() == 2:
-            self.index, self.posterior = 0, (1, 2)
-            return
+        tensors = [k for k, v in enumerate(out) if torch.is_tensor(v)]
         graded = [k for k in tensors if out[k].requires_grad]
         grads = torch.autograd.grad(loss, [out[k] for k in graded], allow_unused=True, retain_graph=True) \
             if torch.is_tensor(loss) and loss.requires_grad and graded else [None] * len(graded)
-        used = [k for k, g in zip(graded, grads) if g is not None] or tensors
-        shaped = [k for k in used if self.rows[k] == target_shape]
-        self.index = (shaped or used)[0]
-        self.notes.append(f'the model returns {len(out)} values: element {self.index} (rows {self.rows[self.index]}) '
-                          f'is judged as the reconstruction, ' + ('the loss depends on it and its rows are shaped as '
-                                                                  'the targets\'' if shaped else
-                                                                  'the first the loss depends on'))
+        used = {k for k, g in zip(graded, grads) if g is not None} or set(tensors)
+        target, ids = tuple(t.shape[1:]), np.issubdtype(np.asarray(t).dtype, np.integer)
+        fits = [rows is not None and (rows == target or (ids and rows[1:] == target)) for rows in self.rows]
+        self.outputs = network.outputs([f'element {k}' for k in range(len(out))], self.rows, fits,
+                                       [k in used for k in range(len(out))], self.notes)
 
-    def _parts(self, out):
-        """(reconstruction, mean, log-variance) of a model output; the last two None without a posterior."""
-        if self.index is None:
-            return out, None, None
-        if self.posterior:
-            return out[self.index], out[self.posterior[0]], out[self.posterior[1]]
-        return out[self.index], None, None
-
-    def _taps(self, record, recon, mean=None):
-        """Which tensors to measure, each with its key, label and activation, in the order the model makes them."""
+    def _records(self, record, recon, mean):
+        """Every tensor that could be measured, as neutral records, in the order the model makes them: each module's
+        output (an RNN's output, h and c), an activation forward() applies between modules (read from the autograd
+        graph behind the next module's input), and one it applies last (behind the reconstruction)."""
         outputs = {}
         for k, (module, _, value) in enumerate(record):
             for v in _flat(value):
@@ -254,9 +248,11 @@ class Probe:
                 return None
             source = _walk(fn.next_functions[0][0]) if fn.next_functions else None
             return (OPERATIONS[type(fn).__name__], outputs[source]) if source in outputs else None
+
+        def source_tap(k):
+            return next((tap for tap in taps if tap['source'][:2] == ('out', k)), None)
         seen = set()
         for k, (module, given, value) in enumerate(record):
-            kind = type(module)
             act = next((a for cls, a in ACTIVATION_MODULES.items() if isinstance(module, cls)), None)
             if isinstance(module, nn.RNNBase):
                 act = getattr(module, 'nonlinearity', 'tanh')  # an LSTM's or GRU's output is tanh-bounded
@@ -265,54 +261,64 @@ class Probe:
             key = key_of(module)
             tensors = _flat(value) if isinstance(module, nn.RNNBase) else _flat(value)[:1]
             for j in range(len(tensors) if act is not None else 0):  # an RNN: its output, then h (and c)
-                taps.append(dict(key=key, label=f'{key} ({kind.__name__})', activation=act, source=('out', k, j),
-                                 module=module))
+                taps.append(dict(key=key, label=f'{key} ({type(module).__name__})', activation=act,
+                                 source=('out', k, j), module=module))
             inferred = functional(given)
             if inferred is not None and inferred[1] not in seen:  # e.g. F.relu(self.fc1(x)) fed to the next layer
                 seen.add(inferred[1])
-                src = taps_by_index(taps, inferred[1])
+                src = source_tap(inferred[1])
                 if src is not None:
                     taps.insert(taps.index(src) + 1, dict(key=f'{src["key"]}+{inferred[0]}',
                                                           label=f'{src["key"]} + {inferred[0]} in forward()',
                                                           activation=inferred[0], source=('in', k), module=None,
-                                                          of=inferred[1]))
+                                                          of=src))
         last = functional(recon)
         if last is not None:
-            src = taps_by_index(taps, last[1])
+            src = source_tap(last[1])
             taps.append(dict(key=f'{src["key"]}+{last[0]}' if src else 'output', label=(f'{src["key"]} + {last[0]} '
                              f'in forward()' if src else 'output'), activation=last[0], source=('recon',), module=None,
-                             of=last[1]))
-        elif taps and not self._made_by(taps[-1], record, recon):
-            op = type(_walk(recon.grad_fn)).__name__ if recon.grad_fn is not None else 'no operation'
-            self.notes.append(f'the output is made by {op} after {taps[-1]["key"]}: its range is not judged')
-            taps.append(dict(key='output', label='output', activation=None, source=('recon',), module=None))
+                             of=src))
         tensors = [self._tensor(tap, record, recon, raw=True) for tap in taps]
         wanted = [k for k, v in enumerate(tensors) if v is not None and v.requires_grad]
         grads = torch.autograd.grad(recon.float().sum(), [tensors[k] for k in wanted], allow_unused=True,
                                     retain_graph=True)
         connected = {k for k, g in zip(wanted, grads) if g is not None} | \
             {k for k, tap in enumerate(taps) if tap['source'] == ('recon',)}
-        kept, modules = [], set()
+        rnn_seen = set()
+        records = []
         for k, tap in enumerate(taps):
-            if k in connected and (tap['module'] is None or tap['module'] not in modules or
-                                   not isinstance(tap['module'], nn.RNNBase)):
-                kept.append(tap)  # of an RNN's tensors, the first the reconstruction depends on
-                modules.add(tap['module'])
-        self.weighted = [tap for tap in kept if tap['module'] is not None and _kernel(tap['module']) is not None]
-        fed = set()  # the weight layers' outputs that an activation measured after them takes whole
-        for tap in kept:
-            if tap['activation'] in (None, 'linear'):
-                continue
-            if tap.get('of') is not None:
-                fed.add(tap['of'])
+            upstream = k in connected and not (isinstance(tap['module'], nn.RNNBase) and tap['module'] in rnn_seen)
+            if upstream and isinstance(tap['module'], nn.RNNBase):
+                rnn_seen.add(tap['module'])  # of an RNN's tensors, the first the reconstruction depends on
+            w = _kernel(tap['module']) if tap['module'] is not None else None
+            tensor = tensors[k]
+            if tap.get('of') is not None:  # an activation of forward() takes the module's output whole
+                takes = taps.index(tap['of'])
             elif tap['source'][0] == 'out':
                 given = record[tap['source'][1]][1]
-                fed.update(t['source'][1] for t in kept if t['source'][0] == 'out' and t['activation'] == 'linear'
-                           and self._tensor(t, record, recon, raw=True) is given)
-        # a weight layer's own output is measured when no activation follows it: its activation's values say more
-        self.taps = [tap for tap in kept if not (tap['activation'] == 'linear' and tap['source'][0] == 'out'
-                                                 and tap['source'][1] in fed)]
-        self._describe(record, recon, mean)
+                takes = next((j for j, t in enumerate(tensors) if t is given and taps[j]['source'][0] == 'out'), None)
+            else:
+                takes = None
+            records.append(LayerRecord(
+                tap['key'], tap['label'], tap['activation'], w is not None, int(np.prod(self._tensor(
+                    tap, record, recon).shape[1:])), upstream=upstream, takes=takes,
+                channels=self._channels(self._tensor(tap, record, recon), record, self._position(tap, record)),
+                is_mean=mean is not None and tensor is mean,
+                is_output=tap['source'] == ('recon',) or (tensor is not None and _walk(recon.grad_fn) is tensor.grad_fn
+                                                          and tensor.grad_fn is not None) or tensor is recon,
+                kernel=w if w is not None and w.requires_grad else None, handle=tap))
+        return records
+
+    @staticmethod
+    def _position(tap, record):
+        return len(record) if tap['source'][0] == 'recon' else tap['source'][1]
+
+    def _channels(self, tensor, record, at):
+        """The channels' axis of a map (N, C, ...) or a sequence (N, T, features); None for flat rows."""
+        weighted = next((m for m, _, _ in reversed(record[:at + 1]) if _kernel(m) is not None), None)
+        if tensor.dim() > 3 or (tensor.dim() == 3 and isinstance(weighted, (nn.Conv1d, nn.ConvTranspose1d))):
+            return 1
+        return -1 if tensor.dim() == 3 else None
 
     @staticmethod
     def _tensor(tap, record, recon, raw=False):
@@ -325,50 +331,6 @@ class Probe:
             return given
         tensor = _flat(value)[tap['source'][2]]
         return tensor.transpose(0, 1) if tap['source'][2] and not raw else tensor  # an RNN's h, c: batch second
-
-    def _made_by(self, tap, record, recon):
-        """Whether the reconstruction is the tap's tensor, up to reshapes."""
-        value = self._tensor(tap, record, recon)
-        return value is not None and _walk(recon.grad_fn) is value.grad_fn
-
-    def _describe(self, record, recon, mean=None):
-        """The network as the rules see it, the weights to differentiate, and the first weight layer."""
-        widths, self.channels = {}, {}
-        layers = [(tap['source'][1], tap['module']) for tap in self.weighted]
-        for tap in self.taps:
-            tensor = self._tensor(tap, record, recon)
-            widths[tap['key']] = int(np.prod(tensor.shape[1:]))
-            at = len(record) if tap['source'][0] == 'recon' else tap['source'][1]
-            weighted = next((m for k, m in reversed(layers) if k <= at), None)  # the weight layer that made it
-            if tensor.dim() > 3 or (tensor.dim() == 3 and isinstance(weighted, (nn.Conv1d, nn.ConvTranspose1d))):
-                self.channels[tap['key']] = 1  # maps: (N, C, ...)
-            elif tensor.dim() == 3:
-                self.channels[tap['key']] = -1  # sequences: (N, T, features)
-        output = self.taps[-1]['key'] if self.taps else None
-        hidden = [tap for tap in self.taps if tap['key'] != output]
-        if hidden and self.taps[-1]['module'] is None and self.taps[-1]['source'] == ('recon',) and \
-                hidden[-1]['activation'] == 'linear':
-            hidden = hidden[:-1]  # the layer an output activation of forward() is applied to belongs to the output
-        if hidden and self.taps[-1]['module'] is not None and _kernel(self.taps[-1]['module']) is None \
-                and hidden[-1]['activation'] == 'linear':
-            hidden = hidden[:-1]  # likewise for an activation module at the end
-        code = min(reversed(hidden), key=lambda tap: widths[tap['key']])['key'] if hidden else None
-        if mean is not None:  # a VAE's code is its posterior's mean
-            code = next((tap['key'] for tap in hidden if self._tensor(tap, record, recon, raw=True) is mean), code)
-        self.kernels = {}
-        for tap in self.weighted:
-            w = _kernel(tap['module'])
-            if w.requires_grad and all(w is not v for v in self.kernels.values()):
-                self.kernels[tap['key']] = w
-        first = next(((k, m) for k, (m, _, _) in enumerate(record) if _kernel(m) is not None
-                      or isinstance(m, nn.Embedding)), None)
-        self.received, self.received_by = None, None
-        if first is not None and not isinstance(first[1], nn.Embedding):
-            self.received, self.received_by = first[0], self.names.get(first[1])
-        self.net = rules.network([dict(key=tap['key'], label=tap['label'], activation=tap['activation'],
-                                       units=widths[tap['key']]) for tap in self.taps],
-                                 output=output, code=code, loss=_loss_name(self.loss_fn),
-                                 kernels={key: key for key in self.kernels})
 
     # ---- measuring
 
@@ -389,65 +351,56 @@ class Probe:
     def _as_output(self, recon, mean=None):
         """A reconstruction as the model would return it: for a VAE, with a posterior equal to the prior; in any other
         tuple, beside zeros in place of the other elements."""
-        if self.index is None:
+        if self.outputs.recon is None:
             return recon
-        if self.vae:
+        if self.outputs.vae:
             zeros = torch.zeros((len(recon), self.latent), device=recon.device) if mean is None else mean
             return recon, zeros, torch.zeros_like(zeros)
         out = [other if rows is None else torch.zeros((len(recon),) + rows, device=recon.device)
                for rows, other in zip(self.rows, self.others)]
-        out[self.index] = recon
+        out[self.outputs.recon] = recon
         return tuple(out)
 
-    def measure(self, epoch, x, targets, dense, previous, first=False):
-        """A health snapshot of the model now, and its weights (for the next check's update ratios)."""
-        check = core.Check(self.net, self.channels)
-        received = []
-        params = list(self.kernels.values())
+    @contextlib.contextmanager
+    def measuring(self):
+        """For the duration of a check: eval mode, gradients on, the random state and every module's mode put back."""
         with _untouched(self.model, self.device), torch.enable_grad():
-            for i in range(0, len(x), CHUNK):
-                xb = _as_tensor(x[i:i + CHUNK]).to(self.device)
-                tb = _as_tensor(targets[i:i + CHUNK]).to(self.device)
-                record, out = self._run(xb)
-                if len(record) != self.length:
-                    raise RuntimeError(f'the model ran {len(record)} modules on this chunk and {self.length} when '
-                                       f'first measured: a forward() that changes with the data cannot be followed')
-                recon, mean, log_variance = self._parts(out)
-                total = self.loss_fn(out, tb)
-                if self.vae:
-                    data = self.loss_fn(self._as_output(recon, torch.zeros_like(mean)), tb)
-                else:
-                    data = total
-                grads = torch.autograd.grad(total, params, allow_unused=True) if params else []
-                values = {tap['key']: self._tensor(tap, record, recon).detach().float().cpu().numpy()
-                          for tap in self.taps}
-                check.add(values, recon.detach().float().cpu().numpy(), float(data.detach()), float(total.detach()),
-                          {name: None if g is None else g.detach().cpu().numpy()
-                           for name, g in zip(self.kernels, grads)}, len(xb),
-                          None if mean is None else mean.detach().cpu().numpy(),
-                          None if log_variance is None else log_variance.detach().cpu().numpy())
-                if first and self.received is not None:
-                    received.append(record[self.received][1].detach().float().cpu().numpy())
-        weights = {name: w.detach().cpu().numpy().copy() for name, w in self.kernels.items()}
-        snap = check.snapshot(epoch, self.net, dense, weights, previous)
-        if first:
-            snap['weight_scale'] = {name: stats.weight_scale(w, *_fans(self.kernels[name]))
-                                    for name, w in weights.items()}
-            self.received_values = np.concatenate(received) if received else None
-        return snap, weights
+            yield
+
+    def measure(self, x, targets, received=False):
+        """One chunk of the sample, measured (aehealth.contracts.Chunk)."""
+        xb, tb = _as_tensor(x).to(self.device), _as_tensor(targets).to(self.device)
+        record, out = self._run(xb)
+        if len(record) != self.length:
+            raise RuntimeError(f'the model ran {len(record)} modules on this chunk and {self.length} when first '
+                               f'measured: a forward() that changes with the data cannot be followed')
+        recon, mean, log_variance = self.outputs.parts(out)
+        total = self.loss_fn(out, tb)
+        data = self.loss_fn(self._as_output(recon, torch.zeros_like(mean)), tb) if self.outputs.vae else total
+        params = list(self.kernels.values())
+        grads = torch.autograd.grad(total, params, allow_unused=True) if params else []
+        return Chunk(values={key: _cpu(self._tensor(tap, record, recon)) for key, tap in self.taps},
+                     output=_cpu(recon), loss=float(data.detach()), total=float(total.detach()),
+                     grads={name: None if g is None else _cpu(g) for name, g in zip(self.kernels, grads)},
+                     rows=len(xb), mean=None if mean is None else _cpu(mean),
+                     log_variance=None if log_variance is None else _cpu(log_variance),
+                     received=_cpu(record[self.received][1]) if received and self.received is not None else None)
+
+    def weights(self):
+        return {name: w.detach().cpu().numpy().copy() for name, w in self.kernels.items()}
+
+    def fans(self, key):
+        return _fans(self.kernels[key])
+
+    def nonfinite(self, loss=None):
+        """Words for what is NaN or infinite now (the loss, or which weights), or None."""
+        return core.nonfinite_words(loss, [name for name, p in self.model.named_parameters()
+                                           if not torch.isfinite(p.detach()).all()])
 
 
-def taps_by_index(taps, k):
-    """The tap of the k-th recorded module's (first) output, or None."""
-    return next((tap for tap in taps if tap['source'][:2] == ('out', k)), None)
-
-
-def _nonfinite(model, loss=None):
-    """Words for what is NaN or infinite now (the loss, or which weights), or None."""
-    if loss is not None and not math.isfinite(loss):
-        return f'the loss is {loss}'
-    bad = [name for name, p in model.named_parameters() if not torch.isfinite(p.detach()).all()]
-    return f'weights of {", ".join(bad[:3])}' + (' and more' if len(bad) > 3 else '') if bad else None
+def _cpu(tensor):
+    """A tensor's values as a float32 numpy array (a gradient's in its own precision)."""
+    return tensor.detach().float().cpu().numpy()
 
 
 def _pair(sample, targets):
@@ -456,133 +409,56 @@ def _pair(sample, targets):
     return core.pair(sample, targets)
 
 
-def preflight(model, sample, loss_fn, targets=None, verbose=True):
+def preflight(model, sample, loss_fn, targets=None, verbose=True, forward=None):
     """The findings for the untrained model, before any training: [{rule, level, evidence, fix}, ...]."""
     sample, targets = _pair(sample, targets)
-    record = core.Record(fixes='torch')
-    session = core.Session(Probe(model, sample, targets, loss_fn), sample, targets, record)
-    snap = session.check(0)
-    m = session.metrics(0, _nonfinite(model, snap['loss']))
-    if verbose:
-        print(core.report(m, 'pre-flight check (untrained model):', True))
-    return m['findings']
+    return core.preflight(Probe(model, sample, targets, loss_fn, forward), sample, targets, verbose)
 
 
-def postmortem(model, sample, loss_fn, targets=None, verbose=True):
+def postmortem(model, sample, loss_fn, targets=None, verbose=True, forward=None):
     """The findings for a model that has already trained, from every rule that needs no training history: its
     metrics dict (with 'findings')."""
     sample, targets = _pair(sample, targets)
-    record = core.Record(fixes='torch')
-    session = core.Session(Probe(model, sample, targets, loss_fn), sample, targets, record)
-    snap = session.check(None)
-    m = session.metrics(None, _nonfinite(model, snap['loss']))
-    if verbose:
-        print(core.report(m, f'post-mortem ({len(sample)} rows):', False))
-    return m
+    return core.postmortem(Probe(model, sample, targets, loss_fn, forward), sample, targets, verbose)
 
 
-class HealthMonitor:
+class HealthMonitor(core.Results):
     """Measures `model` on `sample` now and after every `every` epochs (call `epoch_end()` after each); `finish()` (or
     leaving a `with` block) says why it is stuck: `findings`, and `metrics` with every number. With `optimizer`, its
     step hooks measure one step's update per checked epoch. With `out`, a folder gets health.json, health.png and
-    TensorBoard scalars. `targets`: what the model should output for `sample` (default: the sample itself)."""
+    TensorBoard scalars. `targets`: what the model should output for `sample` (default: the sample itself).
+    `forward`: a function from inputs to what `loss_fn` takes, for a model that needs more than `model(x)`."""
 
-    def __init__(self, model, sample, loss_fn, optimizer=None, targets=None, every=1, out=None, verbose=True):
+    def __init__(self, model, sample, loss_fn, optimizer=None, targets=None, every=1, out=None, verbose=True,
+                 forward=None):
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
-        self.sample, self.targets = _pair(sample, targets)
-        self.every, self.out, self.verbose = core.check_every(every), core.check_out(out), verbose
         if optimizer is not None and not hasattr(optimizer, 'register_step_pre_hook'):
             raise UsageError(f'optimizer is a {type(optimizer).__name__}, not a torch.optim.Optimizer: pass the '
                              f'optimizer your loop steps, or none')
-        self.findings, self.metrics, self.seconds, self.epochs_done = [], None, 0.0, 0
-        self._record = core.Record(self.out, fixes='torch')
-        self.health = self._record.health
-        self._session, self._before, self._step_update, self._armed, self._handles = None, None, None, True, []
-        self._finished, self._nonfinite = False, None
+        self.monitor = core.Monitor(*_pair(sample, targets), every, out, verbose, framework='torch')
+        self._handles, self._finished = [], False
         if optimizer is None:
-            self._record.notes.append('no optimizer given: the learning-rate rules were skipped (pass optimizer= to '
-                                      'measure one step of each checked epoch)')
-        else:
-            self._handles = [optimizer.register_step_pre_hook(self._step_begins),
-                             optimizer.register_step_post_hook(self._step_ends)]
-        with self._guard('the model on the sample'):
-            self._session = core.Session(Probe(model, self.sample, self.targets, loss_fn), self.sample, self.targets,
-                                         self._record)
-        if self._session is not None:
-            with self._guard('the untrained model'):
-                self._session.check(0)
+            self.monitor.record.notes.append('no optimizer given: the learning-rate rules were skipped (pass '
+                                             'optimizer= to measure one step of each checked epoch)')
+        self.monitor.attach(lambda s, t: Probe(model, s, t, loss_fn, forward), inside_training=False)
+        if optimizer is not None:
+            self._handles = [optimizer.register_step_pre_hook(lambda *_: self.monitor.step_begins()),
+                             optimizer.register_step_post_hook(lambda *_: self.monitor.step_ends())]
+        self.monitor.begin(0)
 
-    @contextlib.contextmanager
-    def _guard(self, what):
-        """Time the monitor's own work, and turn any error of a check into a finding: training goes on."""
-        t0 = time.perf_counter()
-        try:
-            yield
-        except UsageError:
-            raise
-        except Exception as e:
-            self._record.failed(what, e)
-            if self.verbose:
-                print(f'aehealth: could not measure {what}: {core.one_line(e)} (training goes on)', file=sys.stderr)
-        finally:
-            self.seconds += time.perf_counter() - t0
-
-    def _step_begins(self, optimizer, args, kwargs):
-        if self._armed and self._session is not None:
-            with self._guard('one step\'s update'):
-                self._before = {k: w.detach().cpu().numpy().copy() for k, w in self._session.probe.kernels.items()}
-            self._armed = False
-
-    def _step_ends(self, optimizer, args, kwargs):
-        if self._before is not None:
-            with self._guard('one step\'s update'):
-                self._step_update = {k: stats.update_ratio(w.detach().cpu().numpy(), self._before[k])
-                                     for k, w in self._session.probe.kernels.items()}
-            self._before = None
+    epochs_done = property(lambda self: self.monitor.epochs_done, doc='epochs ended with epoch_end()')
 
     def epoch_end(self, loss=None):
         """Call after each epoch (`loss`: its training loss, if you have it, to catch NaN between checks)."""
-        self.epochs_done += 1
-        if loss is not None and not math.isfinite(float(loss)):
-            self._nonfinite = self._nonfinite or f'the training loss is {float(loss)} in epoch {self.epochs_done}'
-        if self._session is not None and self.epochs_done % self.every == 0:
-            with self._guard(f'the model after epoch {self.epochs_done}'):
-                self._session.check(self.epochs_done, self._step_update)
-            self._step_update = None
-        self._armed = (self.epochs_done + 1) % self.every == 0
+        self.monitor.epoch_end(loss)
 
     def finish(self):
         """The report: prints it (verbose), writes the folder (out), removes the optimizer's hooks; the findings."""
-        if self._finished:
-            return self.findings
-        t0 = time.perf_counter()
-        for handle in self._handles:
-            handle.remove()
-        session = self._session
-        try:
-            if session is not None and (not self.health or self.health[-1]['epoch'] != self.epochs_done):
-                with self._guard('the model at the end of training'):
-                    session.check(self.epochs_done, self._step_update)
-            if session is None or not self.health:
-                net = session.probe.net if session else rules.network([], None, None, {})
-                self.metrics = self._record.metrics(net, None, None, self.epochs_done)
-            else:
-                nonfinite = self._nonfinite or _nonfinite(self.model, self.health[-1]['loss'])
-                self.metrics = session.metrics(self.epochs_done, nonfinite)
-            self.findings = self.metrics['findings']
-            if self.verbose:
-                print(core.report(self.metrics, 'health monitor:', False))
-            if self.out:
-                self._record.save(self.metrics, f'{type(self.model).__name__}: health over training')
-        except Exception as e:  # the report must not take the user's training down with it
-            self._record.failed('the end of training', e)
-            self.findings = rules.findings({'network': rules.network([], None, None, {}),
-                                            'epochs_done': self.epochs_done,
-                                            'not_measured': self._record.not_measured}, fixes='torch')
-            if self.verbose:
-                print(f'aehealth: could not finish the report: {core.one_line(e)}', file=sys.stderr)
-        self._finished = True
-        self.seconds += time.perf_counter() - t0
+        if not self._finished:
+            for handle in self._handles:
+                handle.remove()
+            self.monitor.finish(f'{type(self.model).__name__}: health over training')
+            self._finished = True
         return self.findings
 
     def __enter__(self):

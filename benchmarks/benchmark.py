@@ -200,7 +200,7 @@ def worker_torch(x, epochs, sample, monitor):
     profile = cProfile.Profile()
     profile.enable()
     for k in range(3):
-        mon._session.check(epochs + 1 + k)
+        mon.monitor.session.check(epochs + 1 + k)
     profile.disable()
     stats = pstats.Stats(profile)
     total = sum(row[3] for key, row in stats.stats.items() if key[2] == 'check')

@@ -113,7 +113,7 @@ def failures(findings):
 
 def names_a_cause(findings):
     """Whether a stuck run's report names a cause, or says that none fired (the rule 'unexplained')."""
-    return any(rules.KINDS[f['rule']] in ('blocker', 'cause') for f in findings if f['level'] == 'failure')
+    return any(rules.REGISTRY.kind(f['rule']) in ('blocker', 'cause') for f in findings if f['level'] == 'failure')
 
 
 def verdict(case, broken, fixed):

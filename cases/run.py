@@ -2,7 +2,7 @@
 
     python cases/run.py                              # every case; writes cases/results.json
     python cases/run.py keras_3642 question          # some of them, printed only
-    python cases/run.py --table                      # the README's table, from cases/results.json
+    python cases/run.py --table                      # the README's sentence on the corpus, from cases/results.json
     python cases/run.py --doc > docs/cases.md        # every case in detail, from cases/results.json
     python cases/run.py --save DIR                   # also keep each case's trained model and sample there
 """
@@ -23,7 +23,7 @@ CASES = ['keras_3642', 'so_52441877', 'mikesj_pr9', 'so_44601367', 'cv_245448', 
 
 
 def words(findings, level='failure'):
-    return ', '.join(common.rules.WORDS[f['rule']] for f in findings if f['level'] == level) or '-'
+    return ', '.join(common.rules.REGISTRY.words(f['rule']) for f in findings if f['level'] == level) or '-'
 
 
 def said(findings):
@@ -105,12 +105,16 @@ def table(results):
     return '\n'.join(rows)
 
 
-def readme_table(results):
-    """The README's table: one short row per case (docs/cases.md has the long one, with sources and causes)."""
-    rows = ['| case | framework | the run said (failure symptoms) | passes |', '|---|---|---|---|']
-    for name, r in results.items():
-        rows.append(f'| {name} | {r.get("framework", "keras")} | {words(r["findings"])} | {passes(r)} |')
-    return '\n'.join(rows)
+def summary(results):
+    """The README's sentence on the corpus, counted from its results."""
+    reports = {name: r for name, r in results.items() if r['names'] != []}
+    documented = [r for r in reports.values() if r['names']]
+    controls = [r for r in results.values() if r['names'] == []]
+    count = {fw: sum(r['framework'] == fw for r in reports.values()) for fw in ('keras', 'torch')}
+    return (f'In a corpus of {len(reports)} real failures ({count["keras"]} Keras, {count["torch"]} PyTorch) it names '
+            f'the documented cause in {sum(r["names_cause"] for r in documented)} of the {len(documented)} that have '
+            f'one, reports why the {len(reports) - len(documented)} without one are stuck, and finds nothing wrong '
+            f'with {sum(bool(r["fixed_clean"]) for r in controls)} of the {len(controls)} controls that learn')
 
 
 def finding_list(findings):
@@ -156,7 +160,7 @@ if __name__ == '__main__':
     args = sys.argv[1:]
     if args in (['--table'], ['--doc']):
         results = json.loads((HERE / 'results.json').read_text())
-        print(readme_table(results) if args == ['--table'] else doc(results))
+        print(summary(results) if args == ['--table'] else doc(results))
         sys.exit(0)
     options = {}
     for option in ('--out', '--save'):

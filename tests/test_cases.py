@@ -83,7 +83,7 @@ def test_controls_get_no_failure_finding(results):
 def test_the_readme_table_is_the_committed_results():
     committed = json.loads((ROOT / 'cases' / 'results.json').read_text())
     assert list(committed) == run.CASES
-    assert run.readme_table(committed) in (ROOT / 'README.md').read_text()
+    assert run.summary(committed) in ' '.join((ROOT / 'README.md').read_text().split())
     assert run.table(committed) in (ROOT / 'docs' / 'cases.md').read_text()
     for name, r in committed.items():
         assert (r['names_cause'], r['fixed_clean']) == importlib.import_module(f'cases.{name}').EXPECTED, name

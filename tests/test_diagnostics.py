@@ -122,7 +122,7 @@ def run_metrics(**over):
            'grad_norm': {FIRST: 0.16, LAST: 1.0}, 'update': {}}
     m = {'network': net, 'health': [end], 'final_loss': 0.0073, 'baselines': {'mean_image': 0.0673, 'all_black': 0.1123},
          'epochs_done': 20, 'plateau_exit_epoch': 1,
-         'feeding': S.feeding([1000] * 70, 20, [140000] * 10)}
+         'feeding': dg.feeding([1000] * 70, 20, [140000] * 10)}
     for key, value in over.items():
         if key in ('output_diversity', 'grad_norm', 'step_update', 'dead_outputs'):
             end[key] = value
@@ -146,7 +146,7 @@ def test_the_posted_run_names_every_symptom_as_a_failure():
     saturated = {'mean': 0.99, 'std': 0.01, 'saturated': 0.88, 'derivative': 0.01, 'spread': 1e-5, 'rms': 0.99}
     m = run_metrics(network=QUESTION_NET, output_diversity=0.0, grad_norm={FIRST: 1.2e-10, LAST: 4.9e-4}, y6=saturated,
                     final_loss=0.0696, plateau_exit_epoch=None, epochs_done=501,
-                    feeding=S.feeding([1000] + [0] * 69, 501, [50100] * 10))
+                    feeding=dg.feeding([1000] + [0] * 69, 501, [50100] * 10))
     found = dg.findings(m)
     assert rules(found, 'failure') == ['one_output', 'plateau', 'empty_batches', 'vanishing_gradient',
                                        'saturated_units']
@@ -161,17 +161,17 @@ def test_the_posted_run_names_every_symptom_as_a_failure():
     assert fixes['empty_batches'] == '--batching fixed' and fixes['vanishing_gradient'] == '--activation relu'
     lines = R.finding_lines(found)
     assert lines[0] == 'why it is stuck (failure symptoms):' and lines[3].endswith('-> --batching fixed')
-    keras_fixes = {f['rule']: f['fix'] for f in R.findings(m, fixes='keras')}
+    keras_fixes = {f['rule']: f['fix'] for f in dg.RULES.findings(dg.judged(m), fixes='keras')}
     assert keras_fixes['vanishing_gradient'].startswith('use relu in the hidden layers')
 
 
 def test_training_on_one_digit_is_named():
-    m = run_metrics(feeding=S.feeding([1000] + [0] * 69, 501, [501000] + [0] * 9), output_diversity=0.0)
+    m = run_metrics(feeding=dg.feeding([1000] + [0] * 69, 501, [501000] + [0] * 9), output_diversity=0.0)
     text = {f['rule']: f['evidence'] for f in dg.findings(m)}
     assert text['one_digit'] == 'all 501000 trained images were digit 0'
-    m = run_metrics(feeding=S.feeding([1000] * 2, 1, [600, 200, 200] + [0] * 7))
+    m = run_metrics(feeding=dg.feeding([1000] * 2, 1, [600, 200, 200] + [0] * 7))
     assert {f['rule']: f['evidence'] for f in dg.findings(m)}['one_digit'] == '60% of the 1000 trained images were digit 0'
-    assert 'one_digit' not in rules(dg.findings(run_metrics(feeding=S.feeding([1000], 1, [450, 450, 100] + [0] * 7))))
+    assert 'one_digit' not in rules(dg.findings(run_metrics(feeding=dg.feeding([1000], 1, [450, 450, 100] + [0] * 7))))
 
 
 def test_a_healthy_gradient_ratio_is_not_vanishing():
@@ -181,7 +181,7 @@ def test_a_healthy_gradient_ratio_is_not_vanishing():
 
 def test_causes_in_a_run_that_learns_are_warnings():
     dead = {'mean': 0.3, 'std': 0.9, 'dead': 0.69, 'derivative': 0.31, 'spread': 0.5, 'rms': 0.5}
-    m = run_metrics(y6=dead, feeding=S.feeding([1000] + [0] * 69, 501, [50100] * 10))
+    m = run_metrics(y6=dead, feeding=dg.feeding([1000] + [0] * 69, 501, [50100] * 10))
     found = dg.findings(m)
     assert rules(found, 'warning') == ['empty_batches', 'dead_units'] and not rules(found, 'failure')
     assert {f['rule']: f['evidence'] for f in found}['dead_units'] == 'dead ReLU units: 69% of fc1 (y6)'
@@ -203,12 +203,28 @@ def test_plateau_band(loss, fires):
 
 
 def test_one_output_alone_makes_the_causes_failures():
-    m = run_metrics(output_diversity=0.05, feeding=S.feeding([1000] + [0] * 69, 501, [50100] * 10))
+    m = run_metrics(output_diversity=0.05, feeding=dg.feeding([1000] + [0] * 69, 501, [50100] * 10))
     assert rules(dg.findings(m), 'failure') == ['one_output', 'empty_batches']
 
 
 def test_every_rule_has_a_kind_words_and_a_remedy_for_each_framework():
-    assert {kind for _, kind, *_ in R.RULES} == {'blocker', 'outcome', 'cause', 'note'}
-    assert set(R.WORDS) == {rule for rule, *_ in R.RULES}
-    assert all(R.FIXES['keras'][rule] and R.FIXES['torch'][rule] for rule in R.WORDS)
-    assert set(dg.FLAG_FIXES) <= set(R.WORDS)  # the flags name rules that exist
+    assert {unit.kind for unit in R.REGISTRY} == {'blocker', 'outcome', 'cause', 'note'}
+    assert all(unit.words and unit.fires_when and unit.threshold and unit.why for unit in dg.RULES)
+    assert all(unit.fix_for('keras') and unit.fix_for('torch') for unit in dg.RULES)
+    assert set(dg.FLAG_FIXES) <= set(dg.RULES.names())  # the flags name rules that exist
+
+
+def test_the_question_loops_rules_are_the_programs_own():
+    """aehealth knows nothing of the question: its two loop rules are registered by diagnostics, in a copy."""
+    assert {'empty_batches', 'one_digit'} & set(R.REGISTRY.names()) == set()
+    names = dg.RULES.names()
+    assert names[names.index('plateau') + 1:names.index('plateau') + 3] == ['empty_batches', 'one_digit']
+    assert names[-2:] == ['not_measured', 'unexplained']
+
+
+def test_feeding_counts_real_empty_and_short_batches():
+    posted = dg.feeding([1000] + [0] * 69, 501, [1000 * 501] + [0] * 9)
+    assert (posted['real_per_epoch'], posted['empty_per_epoch'], posted['short_per_epoch']) == (1, 69, 0)
+    assert posted['images_trained'] == 501000 and posted['batches_per_epoch'] == 70
+    subset = dg.feeding([1000, 400], 3, [140] * 10)
+    assert (subset['real_per_epoch'], subset['empty_per_epoch'], subset['short_per_epoch']) == (2, 0, 1)

@@ -106,14 +106,6 @@ def test_dead_output_units_count_only_where_the_target_is_not_zero():
     assert S.dead_outputs(out, np.zeros_like(t)) is None
 
 
-def test_feeding_counts_real_empty_and_short_batches():
-    posted = S.feeding([1000] + [0] * 69, 501, [1000 * 501] + [0] * 9)
-    assert (posted['real_per_epoch'], posted['empty_per_epoch'], posted['short_per_epoch']) == (1, 69, 0)
-    assert posted['images_trained'] == 501000 and posted['batches_per_epoch'] == 70
-    subset = S.feeding([1000, 400], 3, [140] * 10)
-    assert (subset['real_per_epoch'], subset['empty_per_epoch'], subset['short_per_epoch']) == (2, 0, 1)
-
-
 def test_plateau_exit_is_the_first_epoch_below_0_9_of_the_mean_image():
     assert R.plateau_exit([0.3, 0.07, 0.065, 0.059, 0.07, 0.02], 0.067) == 3  # 0.059 < 0.0603
     assert R.plateau_exit([0.3, 0.07, 0.0675], 0.067) is None

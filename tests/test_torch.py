@@ -360,5 +360,5 @@ def test_the_probe_finds_what_forward_uses_of_a_module_called_twice():
         def forward(self, x):
             return torch.sigmoid(self.fc(torch.relu(self.fc(x))))
     probe = Probe(Shared(), X[:50], X[:50], nn.MSELoss())
-    assert [tap['key'] for tap in probe.taps] == ['fc+relu', 'fc#2+sigmoid']
+    assert [layer['key'] for layer in probe.net['layers']] == ['fc+relu', 'fc#2+sigmoid']
     assert list(probe.kernels) == ['fc']  # one weight matrix, measured once

@@ -1,0 +1,108 @@
+"""The judgements about a network that every front-end needs, made once, numpy only: which of a model's outputs is
+the reconstruction, when a 3-tuple is a VAE, what is measured after an activation, which layer is the output's and
+which the code. A front-end supplies neutral facts (aehealth.contracts.LayerRecord: what ran, its activation, its
+kernel, its shape); these functions decide, so that Keras and PyTorch describe the same network alike.
+"""
+from aehealth import rules
+from aehealth.contracts import Description, UsageError
+
+ACTIVATION_NONE = ('linear', None)  # a layer that applies no nonlinearity
+
+
+def is_vae(shapes):
+    """Whether a model's outputs (shapes per row) are a VAE's (reconstruction, mean, log-variance): three, the last two
+    flat and alike (pytorch/examples' convention, and the `forward=` of a Keras VAE)."""
+    return len(shapes) == 3 and shapes[1] is not None and shapes[1] == shapes[2] and len(shapes[1]) == 1
+
+
+class Outputs:
+    """Which of a model's outputs is the reconstruction, and which a VAE's posterior mean and log-variance."""
+
+    def __init__(self, recon=None, mean=None, log_variance=None, name=None):
+        self.recon, self.mean, self.log_variance, self.name = recon, mean, log_variance, name  # positions; None: one
+
+    @property
+    def vae(self):
+        return self.mean is not None
+
+    def parts(self, out):
+        """(reconstruction, mean, log-variance) of what the model returned; the last two None without a posterior."""
+        if self.recon is None:
+            return out, None, None
+        values = list(out.values()) if isinstance(out, dict) else list(out)
+        return tuple(None if k is None else values[k] for k in (self.recon, self.mean, self.log_variance))
+
+
+def outputs(names, shapes, fits, used, notes):
+    """The Outputs of a model that returned several values (names, shapes per row (None: not a tensor), whether each
+    is shaped like the targets, whether the loss compares it): a VAE's, or the reconstruction's alone, noted."""
+    if is_vae(shapes):
+        return Outputs(0, 1, 2, names[0])
+    k, note = reconstruction(names, shapes, fits, used)
+    notes.append(note)
+    return Outputs(k, name=names[k])
+
+
+def reconstruction(names, shapes, fits, used):
+    """(index, note) of the reconstruction among a model's outputs (not a VAE's): the one the loss compares that is
+    shaped like the targets (`fits`, as the framework lays classes out), or the only one the loss compares.
+    `names` and `shapes` (per row; None for what is not a tensor) say how to name them."""
+    shaped = [k for k in range(len(shapes)) if used[k] and fits[k]]
+    compared = [k for k in range(len(shapes)) if used[k]]
+    if len(shaped) == 1:
+        k, why = shaped[0], 'the one the loss compares that is shaped like the targets'
+    elif not shaped and len(compared) == 1:
+        k, why = compared[0], 'the only one the loss compares'
+    else:
+        listed = ', '.join(f'{name} {shape}' for name, shape in zip(names, shapes) if shape is not None)
+        raise UsageError(f'the model has {len(shapes)} outputs ({listed}) and {"none" if not shaped else "several"} of '
+                         f'them is shaped like the targets: pass forward=, a function from inputs to the '
+                         f'reconstruction (for example forward=lambda x: model(x)[k] with k its position)')
+    return k, (f'the model returns {len(shapes)} outputs: {names[k]} (rows {shapes[k]}) is judged as the '
+               f'reconstruction, {why} (forward= chooses another)')
+
+
+def describe(records, output, loss, from_logits=False):
+    """The network as the rules see it, from a front-end's records (every tensor it could measure, in the order the
+    model makes them; `is_output` on those whose values are the reconstruction's) and a record of the reconstruction
+    itself (`output`, measured when no measured record is the reconstruction):
+
+    - measured: what the reconstruction depends on and applies a nonlinearity or a weight matrix; a weight layer's
+      own output is left out when an activation takes it whole (Dense then ReLU is measured once, after the relu, as
+      Keras' Dense(activation='relu'));
+    - the output: the last measured, or the reconstruction itself when the last measured is not it (its range is then
+      not judged); a linear layer that the output is made from (through an activation, with no weight layer between)
+      is part of the output, not a hidden layer;
+    - the code: a VAE's posterior mean, else the narrowest hidden layer (the later one if tied);
+    - the kernels: every weight layer's trainable kernel on the way, once each, in order.
+    """
+    index = {id(r): k for k, r in enumerate(records)}
+    candidates = [r for r in records if r.upstream and r.activation is not None]
+    fed = {r.takes for r in candidates if not r.weighted and r.activation not in ACTIVATION_NONE and r.takes is not None}
+    measured = [r for r in candidates if not (r.weighted and r.activation == 'linear' and index[id(r)] in fed)]
+    notes = []
+    if not measured or not measured[-1].is_output:
+        if measured:
+            notes.append(f'the output is made from {measured[-1].key} by operations the monitor cannot read: its range '
+                         f'is not judged')
+        measured.append(output)
+    hidden, last = measured[:-1], measured[-1]
+    if hidden and not last.weighted and hidden[-1].activation == 'linear' and (last is output or not any(
+            r.weighted and r.upstream for r in records[index[id(hidden[-1])] + 1:index[id(last)]])):
+        hidden = hidden[:-1]  # the output is made from the weight layer before (an activation after BatchNorm, say)
+    mean = [r for r in hidden if r.is_mean]
+    code = mean[0] if mean else (min(reversed(hidden), key=lambda r: r.units) if hidden else None)
+    kernels, seen = {}, set()
+    for r in candidates:
+        if r.weighted and r.kernel is not None and id(r.kernel) not in seen:
+            seen.add(id(r.kernel))
+            kernels[r.key] = r.kernel
+    output = measured[-1] if measured else None
+    layers = [dict(key=r.key, label=r.label, activation=r.activation, units=r.units) for r in measured]
+    if output is not None and from_logits:
+        layers[-1]['activation'] = 'logits'
+    net = rules.network(layers, output=output.key if output else None, code=code.key if code else None, loss=loss,
+                        kernels={key: key for key in kernels})
+    return Description(net=net, measured=measured, channels={r.key: r.channels for r in measured
+                                                             if r.channels is not None},
+                       kernels=kernels, notes=notes)

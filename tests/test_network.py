@@ -1,0 +1,79 @@
+"""aehealth.network on hand-made records: the judgements about a network, made once for every front-end."""
+import pytest
+
+from aehealth import network
+from aehealth.contracts import LayerRecord, UsageError
+
+
+def record(key, activation, units, weighted=False, **kw):
+    return LayerRecord(key, key, activation, weighted, units, **kw)
+
+
+OUTPUT = LayerRecord('output', 'output', None, False, 784, is_output=True)
+
+
+def described(records, output=OUTPUT):
+    d = network.describe(records, output, 'mse')
+    return [layer['key'] for layer in d.net['layers']], d.net['code'], d.net['output'], list(d.kernels)
+
+
+def test_a_weight_layer_an_activation_takes_whole_is_measured_after_the_activation():
+    records = [record('fc1', 'linear', 64, True, kernel='w1'), record('fc1+relu', 'relu', 64, takes=0),
+               record('fc2', 'linear', 784, True, kernel='w2'), record('fc2+sigmoid', 'sigmoid', 784, takes=2,
+                                                                        is_output=True)]
+    assert described(records) == (['fc1+relu', 'fc2+sigmoid'], 'fc1+relu', 'fc2+sigmoid', ['fc1', 'fc2'])
+
+
+def test_a_linear_code_between_encoder_and_decoder_is_the_code_not_part_of_the_output():
+    # sigmoid(dec(enc(x))): the decoder's weight layer lies between the code and the output's activation
+    records = [record('enc', 'linear', 16, True, kernel='w1'), record('dec', 'linear', 784, True, kernel='w2'),
+               record('dec+sigmoid', 'sigmoid', 784, takes=1, is_output=True)]
+    assert described(records)[:2] == (['enc', 'dec+sigmoid'], 'enc')
+
+
+def test_an_activation_after_batchnorm_makes_the_weight_layer_before_it_the_outputs():
+    records = [record('dense', 'relu', 32, True, kernel='w1'), record('dense_1', 'linear', 784, True, kernel='w2'),
+               record('batch_normalization', None, 784, takes=1),
+               record('activation', 'sigmoid', 784, takes=2, is_output=True)]
+    keys, code, output, _ = described(records)
+    assert keys == ['dense', 'dense_1', 'activation'] and code == 'dense' and output == 'activation'
+
+
+def test_an_output_made_after_the_last_layer_is_measured_itself_and_its_range_not_judged():
+    records = [record('fc1', 'relu', 32, True, kernel='w1'), record('fc2', 'sigmoid', 784, True, kernel='w2')]
+    d = network.describe(records, OUTPUT, 'mse')
+    assert [layer['key'] for layer in d.net['layers']] == ['fc1', 'fc2', 'output']
+    assert d.net['layers'][-1]['activation'] is None and 'its range is not judged' in d.notes[0]
+
+
+def test_a_vaes_code_is_its_posterior_mean_and_what_the_output_does_not_need_is_left_out():
+    records = [record('fc1', 'relu', 400, True, kernel='w1'), record('mu', 'linear', 20, True, kernel='w2', is_mean=True),
+               record('log_var', 'linear', 20, True, kernel='w3', upstream=False),
+               record('fc3', 'relu', 400, True, kernel='w4'), record('fc4', 'sigmoid', 784, True, kernel='w5',
+                                                                     is_output=True)]
+    keys, code, output, kernels = described(records)
+    assert keys == ['fc1', 'mu', 'fc3', 'fc4'] and code == 'mu' and kernels == ['fc1', 'mu', 'fc3', 'fc4']
+
+
+def test_a_kernel_shared_by_two_calls_is_differentiated_once_and_an_untrainable_one_not_at_all():
+    records = [record('fc', 'relu', 784, True, kernel='w'), record('fc#2', 'sigmoid', 784, True, kernel='w',
+                                                                   is_output=True),
+               ]
+    assert described(records)[3] == ['fc']
+    frozen = [record('fc', 'relu', 32, True, kernel=None), record('out', 'sigmoid', 784, True, kernel='w',
+                                                                  is_output=True)]
+    assert described(frozen)[3] == ['out']
+
+
+def test_which_output_is_the_reconstruction():
+    assert network.is_vae([(784,), (20,), (20,)]) and not network.is_vae([(784,), (20,), (10,)])
+    notes = []
+    outs = network.outputs(['element 0', 'element 1'], [(12,), (784,)], [False, True], [True, True], notes)
+    assert outs.recon == 1 and not outs.vae and 'element 1 (rows (784,)) is judged as the reconstruction' in notes[0]
+    assert outs.parts(('code', 'picture')) == ('picture', None, None)
+    assert network.outputs(['a', 'b'], [(12,), (784,)], [False, False], [False, True], []).recon == 1
+    with pytest.raises(UsageError) as error:
+        network.outputs(['a', 'b'], [(784,), (784,)], [True, True], [True, True], [])
+    assert 'several of them' in str(error.value) and 'forward=' in str(error.value)
+    vae = network.outputs(['x', 'mu', 'logvar'], [(784,), (20,), (20,)], [True, False, False], [True] * 3, [])
+    assert vae.vae and vae.parts(('r', 'm', 'l')) == ('r', 'm', 'l')
