@@ -19,6 +19,8 @@ pytorch/examples' VAE, is also checked for posterior collapse; of any other tupl
 judged (the tutorials' `return encoded, decoded`).
 """
 import contextlib
+from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
@@ -127,6 +129,20 @@ def _untouched(model, device):
                 m.training = mode
 
 
+@dataclass(eq=False)
+class Tap:
+    """A tensor the probe can measure: a module's output (`part` j of an RNN's), a module's input (an activation
+    forward() applied before it), or the reconstruction; `of` is the tap an activation of forward() was applied to."""
+    key: str
+    label: str
+    activation: Optional[str]
+    where: str                # 'out', 'in' or 'recon'
+    at: int                   # the index of the module call in the record (the reconstruction: after the last)
+    part: int = 0
+    module: Optional[nn.Module] = None
+    of: Optional['Tap'] = None
+
+
 class Probe:
     """A PyTorch module as aehealth.contracts.Probe: found by running it once on a few rows with hooks (the core
     describes the network from what ran), then measured on the sample: every measured tensor, the reconstruction, the
@@ -191,7 +207,8 @@ class Probe:
                            and tuple(recon.shape[2:]) == tuple(t.shape[1:]))
             records = self._records(record, recon, mean)
             output = LayerRecord('output', 'output', None, False, int(np.prod(self.output_shape)), is_output=True,
-                                 channels=self._channels(recon, record, len(record)), handle=dict(source=('recon',)))
+                                 channels=self._channels(recon, record, len(record)),
+                                 handle=Tap('output', 'output', None, 'recon', len(record)))
             described = network.describe(records, output, name, self.from_logits)
         self.length = len(record)
         self.net, self.channels, self.kernels = described.net, described.channels, described.kernels
@@ -225,93 +242,79 @@ class Probe:
         self.outputs = network.outputs([f'element {k}' for k in range(len(out))], self.rows, fits,
                                        [k in used for k in range(len(out))], self.notes)
 
-    def _records(self, record, recon, mean):
-        """Every tensor that could be measured, as neutral records, in the order the model makes them: each module's
-        output (an RNN's output, h and c), an activation forward() applies between modules (read from the autograd
-        graph behind the next module's input), and one it applies last (behind the reconstruction)."""
+    def _taps(self, record, recon):
+        """Every tensor that could be measured, in the order the model makes them: each module's output (an RNN's
+        output, h and c), an activation forward() applies between modules (read from the autograd graph behind the
+        next module's input), and one it applies last (behind the reconstruction)."""
         outputs = {}
-        for k, (module, _, value) in enumerate(record):
+        for k, (_, _, value) in enumerate(record):
             for v in _flat(value):
                 if v.grad_fn is not None:
                     outputs.setdefault(v.grad_fn, k)
-        taps, counts = [], {}
-
-        def key_of(module):
-            counts[module] = counts.get(module, 0) + 1
-            name = self.names.get(module, type(module).__name__)
-            return name if counts[module] == 1 else f'{name}#{counts[module]}'
+        taps, counts, seen = [], {}, set()
 
         def functional(tensor):
-            """(activation, index of the recorded output it was applied to) for an activation made in forward()."""
+            """(activation, the tap of the module output it was applied to) for an activation made in forward()."""
             fn = _walk(tensor.grad_fn) if tensor is not None and torch.is_tensor(tensor) else None
             if fn is None or type(fn).__name__ not in OPERATIONS or fn in outputs:
                 return None
             source = _walk(fn.next_functions[0][0]) if fn.next_functions else None
-            return (OPERATIONS[type(fn).__name__], outputs[source]) if source in outputs else None
-
-        def source_tap(k):
-            return next((tap for tap in taps if tap['source'][:2] == ('out', k)), None)
-        seen = set()
+            k = outputs.get(source)
+            return None if k is None else (OPERATIONS[type(fn).__name__], k,
+                                           next((t for t in taps if t.where == 'out' and t.at == k), None))
         for k, (module, given, value) in enumerate(record):
             act = next((a for cls, a in ACTIVATION_MODULES.items() if isinstance(module, cls)), None)
             if isinstance(module, nn.RNNBase):
                 act = getattr(module, 'nonlinearity', 'tanh')  # an LSTM's or GRU's output is tanh-bounded
             elif act is None and _kernel(module) is not None:
                 act = 'linear'  # the weight layer's own output: an activation, if any, comes after it
-            key = key_of(module)
-            tensors = _flat(value) if isinstance(module, nn.RNNBase) else _flat(value)[:1]
-            for j in range(len(tensors) if act is not None else 0):  # an RNN: its output, then h (and c)
-                taps.append(dict(key=key, label=f'{key} ({type(module).__name__})', activation=act,
-                                 source=('out', k, j), module=module))
+            counts[module] = counts.get(module, 0) + 1
+            key = self.names.get(module, type(module).__name__) + (f'#{counts[module]}' if counts[module] > 1 else '')
+            parts = len(_flat(value)) if isinstance(module, nn.RNNBase) else 1  # an RNN: its output, then h (and c)
+            taps += [Tap(key, f'{key} ({type(module).__name__})', act, 'out', k, j, module)
+                     for j in range(parts if act is not None else 0)]
             inferred = functional(given)
-            if inferred is not None and inferred[1] not in seen:  # e.g. F.relu(self.fc1(x)) fed to the next layer
+            if inferred is not None and inferred[2] is not None and inferred[1] not in seen:  # F.relu(self.fc1(x))
                 seen.add(inferred[1])
-                src = source_tap(inferred[1])
-                if src is not None:
-                    taps.insert(taps.index(src) + 1, dict(key=f'{src["key"]}+{inferred[0]}',
-                                                          label=f'{src["key"]} + {inferred[0]} in forward()',
-                                                          activation=inferred[0], source=('in', k), module=None,
-                                                          of=src))
+                src = inferred[2]
+                taps.insert(taps.index(src) + 1, Tap(f'{src.key}+{inferred[0]}', f'{src.key} + {inferred[0]} in '
+                                                     f'forward()', inferred[0], 'in', k, of=src))
         last = functional(recon)
         if last is not None:
-            src = source_tap(last[1])
-            taps.append(dict(key=f'{src["key"]}+{last[0]}' if src else 'output', label=(f'{src["key"]} + {last[0]} '
-                             f'in forward()' if src else 'output'), activation=last[0], source=('recon',), module=None,
-                             of=src))
+            src = last[2]
+            taps.append(Tap(f'{src.key}+{last[0]}' if src else 'output', f'{src.key} + {last[0]} in forward()' if src
+                            else 'output', last[0], 'recon', len(record), of=src))
+        return taps
+
+    def _records(self, record, recon, mean):
+        """The taps as neutral records: what the reconstruction depends on, what each takes whole, its kernel."""
+        taps = self._taps(record, recon)
         tensors = [self._tensor(tap, record, recon, raw=True) for tap in taps]
         wanted = [k for k, v in enumerate(tensors) if v is not None and v.requires_grad]
         grads = torch.autograd.grad(recon.float().sum(), [tensors[k] for k in wanted], allow_unused=True,
                                     retain_graph=True)
-        connected = {k for k, g in zip(wanted, grads) if g is not None} | \
-            {k for k, tap in enumerate(taps) if tap['source'] == ('recon',)}
-        rnn_seen = set()
-        records = []
-        for k, tap in enumerate(taps):
-            upstream = k in connected and not (isinstance(tap['module'], nn.RNNBase) and tap['module'] in rnn_seen)
-            if upstream and isinstance(tap['module'], nn.RNNBase):
-                rnn_seen.add(tap['module'])  # of an RNN's tensors, the first the reconstruction depends on
-            w = _kernel(tap['module']) if tap['module'] is not None else None
-            tensor = tensors[k]
-            if tap.get('of') is not None:  # an activation of forward() takes the module's output whole
-                takes = taps.index(tap['of'])
-            elif tap['source'][0] == 'out':
-                given = record[tap['source'][1]][1]
-                takes = next((j for j, t in enumerate(tensors) if t is given and taps[j]['source'][0] == 'out'), None)
+        connected = {k for k, g in zip(wanted, grads) if g is not None}
+        rnn_seen, records = set(), []
+        for k, (tap, tensor) in enumerate(zip(taps, tensors)):
+            rnn = isinstance(tap.module, nn.RNNBase)
+            upstream = (k in connected or tap.where == 'recon') and not (rnn and tap.module in rnn_seen)
+            if upstream and rnn:
+                rnn_seen.add(tap.module)  # of an RNN's tensors, the first the reconstruction depends on
+            if tap.of is not None:  # an activation of forward() takes the module's output whole
+                takes = taps.index(tap.of)
             else:
-                takes = None
+                given = record[tap.at][1] if tap.where == 'out' else None
+                takes = next((j for j, t in enumerate(tensors) if given is not None and t is given
+                              and taps[j].where == 'out'), None)
+            w = _kernel(tap.module) if tap.module is not None else None
+            batch_first = self._tensor(tap, record, recon)
+            made = tensor is recon or (tensor.grad_fn is not None and _walk(recon.grad_fn) is tensor.grad_fn)
             records.append(LayerRecord(
-                tap['key'], tap['label'], tap['activation'], w is not None, int(np.prod(self._tensor(
-                    tap, record, recon).shape[1:])), upstream=upstream, takes=takes,
-                channels=self._channels(self._tensor(tap, record, recon), record, self._position(tap, record)),
-                is_mean=mean is not None and tensor is mean,
-                is_output=tap['source'] == ('recon',) or (tensor is not None and _walk(recon.grad_fn) is tensor.grad_fn
-                                                          and tensor.grad_fn is not None) or tensor is recon,
+                tap.key, tap.label, tap.activation, w is not None, int(np.prod(batch_first.shape[1:])),
+                upstream=upstream, takes=takes, channels=self._channels(batch_first, record, tap.at),
+                is_mean=mean is not None and tensor is mean, is_output=tap.where == 'recon' or made,
                 kernel=w if w is not None and w.requires_grad else None, handle=tap))
         return records
-
-    @staticmethod
-    def _position(tap, record):
-        return len(record) if tap['source'][0] == 'recon' else tap['source'][1]
 
     def _channels(self, tensor, record, at):
         """The channels' axis of a map (N, C, ...) or a sequence (N, T, features); None for flat rows."""
@@ -323,14 +326,13 @@ class Probe:
     @staticmethod
     def _tensor(tap, record, recon, raw=False):
         """The tap's tensor in this pass (`raw`: as the model made it, for autograd; else batch first)."""
-        kind = tap['source'][0]
-        if kind == 'recon':
+        if tap.where == 'recon':
             return recon
-        module, given, value = record[tap['source'][1]]
-        if kind == 'in':
+        module, given, value = record[tap.at]
+        if tap.where == 'in':
             return given
-        tensor = _flat(value)[tap['source'][2]]
-        return tensor.transpose(0, 1) if tap['source'][2] and not raw else tensor  # an RNN's h, c: batch second
+        tensor = _flat(value)[tap.part]
+        return tensor.transpose(0, 1) if tap.part and not raw else tensor  # an RNN's h, c: batch second
 
     # ---- measuring
 
