@@ -8,6 +8,7 @@ the same report as the training monitor. Exit status: 0 when it ran (whatever it
 """
 import argparse
 import os
+import re
 import sys
 import zipfile
 from pathlib import Path
@@ -49,8 +50,15 @@ def load_array(path, what):
 def load_model(path):
     """The saved Keras model, or Refused with what is wrong."""
     path = Path(path)
+    if path.is_dir():
+        kind = 'a TensorFlow SavedModel' if (path / 'saved_model.pb').is_file() else 'a folder'
+        raise Refused(f'model {path}: {kind}, not a Keras model file: load the model in Python and save it with '
+                      f'model.save("model.keras"), then pass that file')
     if not path.is_file():
         raise Refused(f'model {path}: no such file')
+    if path.suffix in ('.pt', '.pth', '.ckpt', '.bin'):
+        raise Refused(f'model {path}: a PyTorch file, which needs its module\'s class to load: in Python, load the '
+                      f'module and call aehealth.torch.postmortem(model, sample, loss_fn)')
     if path.suffix != '.h5' and not zipfile.is_zipfile(path):
         raise Refused(f'model {path}: not a Keras model file (a .keras file is a zip archive; save one with '
                       f'model.save("model.keras"))')
@@ -63,7 +71,8 @@ def load_model(path):
     except Exception as e:
         text = ' '.join(str(e).split())
         if 'custom' in text.lower() or 'Could not locate' in text or 'Unknown layer' in text:
-            name = text.split("'")[1] if text.count("'") >= 2 else 'a custom object'
+            found = re.search(r"(?:Could not locate (?:class|function) |Unknown layer: )'([^']+)'", text)
+            name = found.group(1) if found else 'a custom object'
             raise Refused(f'model {path} needs custom objects ({name}): register them with '
                           f'@keras.saving.register_keras_serializable() in a module you import, or load the model '
                           f'yourself and call aehealth.keras.postmortem(model, sample)') from None

@@ -20,6 +20,7 @@ class LayerDescription(TypedDict):
     label: str                 # how reports name it
     activation: Optional[str]  # 'relu', 'sigmoid', 'linear', ...; the output's: 'logits', or None when not known
     units: Optional[int]       # values per input row
+    softmax_over: int          # a softmax layer's only: how many values it makes sum to 1 (the size of its axis)
 
 
 class Network(TypedDict):
@@ -103,6 +104,7 @@ class Metrics(TypedDict, total=False):
     network: Network
     health: list               # [Snapshot], one per check, in order
     epochs_done: Optional[int]  # 0: the untrained model; None: a trained model whose history is not known
+    end_measured: bool         # False: training ran but no check after it measured the model (outcomes not judged)
     final_loss: Optional[float]  # the last check's loss
     baselines: Optional[Baselines]
     plateau_exit_epoch: Optional[int]  # the first checked epoch whose loss left the plateau
@@ -110,10 +112,22 @@ class Metrics(TypedDict, total=False):
     data: Optional[DataStats]
     not_measured: dict         # {what: why} of every check that raised
     notes: list                # what the monitor could not judge, in words
+    loop: 'Loop'               # what the training loop did, where the front-end could see it
     findings: list             # [Finding]
 
 
-METRICS_VERSION = 2  # health.json's structure: 2 added this field (everything else as in 1)
+class Loop(TypedDict, total=False):
+    """What a front-end saw of the training loop itself (each field only where the framework lets it see)."""
+    carried: dict              # gradients carried over between steps: {'step': the step, 'share': of the gradient}
+    optimizer: dict            # {'held': trainable weights the optimizer holds, 'trainable': the model's, 'missing': [names]}
+    no_gradient: list          # names of every trainable weight that a step found with no gradient (all of them fired)
+    still: list                # kernels a step left exactly where they were although their gradient was not 0
+    learning_rate: dict        # {'start': rate when training started, 'now': at the last check, 'by': what set it}
+    frozen: list               # names of the weight layers whose weights cannot train
+    train_mode_loss: float     # the loss on the sample with the model in training mode (BatchNorm, Dropout)
+
+
+METRICS_VERSION = 2  # health.json's structure: 2 added this field and `loop` (everything else as in 1)
 
 # ---------------------------------------------------------------- what a front-end supplies
 
@@ -135,6 +149,7 @@ class LayerRecord:
     is_mean: bool = False           # it is a VAE's posterior mean
     is_output: bool = False         # its values are the reconstruction's (up to its shape)
     kernel: Any = None              # the weight layer's trainable kernel (the framework's variable), if any
+    axis_units: Optional[int] = None  # a softmax's: how many values it makes sum to 1
     handle: Any = None              # the front-end's own reference (a layer, a module, a tap)
 
 
@@ -160,6 +175,7 @@ class Description:
     channels: dict = field(default_factory=dict)  # {key: channels' axis}
     kernels: dict = field(default_factory=dict)   # {kernel key: the framework's variable}, first to last
     notes: list = field(default_factory=list)     # what could not be judged, in words
+    frozen: list = field(default_factory=list)    # keys of the weight layers on the way whose kernels cannot train
 
 
 class UsageError(ValueError):
@@ -178,6 +194,7 @@ class Probe(Protocol):
     received_by: Optional[str]      # the first weight layer's name (None: an embedding, or none)
     to_output: Optional[Callable]   # target values -> what the model outputs (logits), for the baselines
     notes: list                     # what it could not judge, in words
+    frozen: list                    # the weight layers whose weights cannot train
     framework: str                  # the fix texts' key: 'keras', 'torch'
 
     def measure(self, x: np.ndarray, targets: np.ndarray, received: bool) -> Chunk:

@@ -32,6 +32,8 @@ from aehealth.contracts import Chunk, LayerRecord
 CHUNK = 1000  # sample rows per pass: a conv layer's maps for a few thousand inputs need not fit in memory at once
 ACTIVATION_LAYERS = {keras.layers.ReLU: 'relu', keras.layers.LeakyReLU: 'leaky_relu', keras.layers.Softmax: 'softmax',
                      keras.layers.ELU: 'elu', keras.layers.PReLU: 'prelu'}
+MODAL = (keras.layers.BatchNormalization, keras.layers.Dropout, keras.layers.SpatialDropout1D,
+         keras.layers.SpatialDropout2D, keras.layers.GaussianNoise)  # layers that act otherwise in training
 UsageError = core.UsageError
 _NOT_SET = object()
 
@@ -69,6 +71,14 @@ def activation_name(layer):
         return 'linear' if kernel(layer) is not None else None
     name = getattr(fn, '__name__', type(fn).__name__).lower()
     return 'linear' if name in ('linear', 'identity') else name
+
+
+def _axis_units(layer, tensor):
+    """How many values a softmax layer makes sum to 1 (the size of its axis); None for other layers."""
+    if activation_name(layer) != 'softmax':
+        return None
+    axis = getattr(inner(layer), 'axis', -1)
+    return int(tensor.shape[axis if isinstance(axis, int) else axis[-1]])
 
 
 def _is_embedding(layer):
@@ -213,6 +223,7 @@ class Probe:
                              channels=-1 if len(recon.shape) > 2 else None, handle=RECON)
         described = network.describe(records, output, self.loss_name, self.from_logits)
         self.net, self.channels, self.kernels = described.net, described.channels, described.kernels
+        self.frozen = described.frozen
         self.measured = [r.handle for r in described.measured]
         self.notes += described.notes
         try:
@@ -270,7 +281,8 @@ class Probe:
                 key, key, activation_name(layer), w is not None, int(np.prod(tensor.shape[1:])), upstream=k in upstream,
                 takes=made.get(id(_first(given))), channels=-1 if len(tensor.shape) > 2 else None,  # channels last
                 is_mean=mean is not None and (tensor is mean or _same_values(tensor, mean)),
-                is_output=_same_values(tensor, recon), kernel=w if w is not None and w.trainable else None, handle=k))
+                is_output=_same_values(tensor, recon), kernel=w if w is not None and w.trainable else None, handle=k,
+                axis_units=_axis_units(layer, tensor)))
         self.received, self.received_by = None, None
         first = next(((k, layer) for k, (layer, _, _) in enumerate(record)
                       if kernel(layer) is not None or _is_embedding(layer)), None)
@@ -347,6 +359,26 @@ class Probe:
     def weights(self):
         return {name: np.asarray(v) for name, v in self.kernels.items()}
 
+    @property
+    def has_modes(self):
+        """Whether the model computes otherwise in training mode (BatchNorm, Dropout); not judged through forward=."""
+        return not self.custom and any(isinstance(inner(layer), MODAL) for layer in self.leaves)
+
+    def train_mode_loss(self, x, targets):
+        """The reconstruction's loss on the sample in training mode; BatchNorm's moving statistics and the random
+        state put back."""
+        state = [(v, np.asarray(v)) for v in self.model.non_trainable_variables]
+        total = 0.0
+        try:
+            with _untouched(self.model):
+                for i in range(0, len(x), self.chunk):
+                    recon = self.outputs.parts(self.model(x[i:i + self.chunk], training=True))[0]
+                    total += float(self.loss_fn(targets[i:i + self.chunk], recon)) * len(x[i:i + self.chunk])
+        finally:
+            for v, value in state:
+                v.assign(value)
+        return total / len(x)
+
     def fans(self, key):
         return _fans(self.kernels[key].shape)
 
@@ -361,6 +393,17 @@ class Probe:
     def nonfinite(self, loss=None):
         """Words for what is NaN or infinite now (the loss, or which weights), or None."""
         return core.nonfinite_words(loss, [w.path for w in self.model.weights if not np.all(np.isfinite(np.asarray(w)))])
+
+
+def _learning_rate(model):
+    """(the optimizer's learning rate now, what sets it), or None without an optimizer."""
+    optimizer = getattr(model, 'optimizer', None)
+    if optimizer is None or not hasattr(optimizer, 'learning_rate'):
+        return None
+    schedule = getattr(optimizer, '_learning_rate', None)
+    if isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
+        return float(np.asarray(optimizer.learning_rate)), type(schedule).__name__
+    return float(np.asarray(optimizer.learning_rate)), 'a callback that sets optimizer.learning_rate'
 
 
 RECON = 'reconstruction'  # the handle of the record that is the reconstruction itself
@@ -396,6 +439,13 @@ class HealthMonitor(core.Results, keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self.monitor.reset()
+        self._rate = _learning_rate(self.model)
+
+    def _watch_rate(self):
+        """The learning rate now against when fit started, and what sets it (a schedule, or a callback)."""
+        now, (start, by) = _learning_rate(self.model), self._rate or (None, None)
+        if now is not None and start:
+            self.monitor.record.loop['learning_rate'] = dict(start=start, now=now[0], by=by)
 
     def on_epoch_begin(self, epoch, logs=None):
         if self.monitor.start is None:  # the first check, labelled with the epoch fit starts from (initial_epoch)
@@ -409,6 +459,8 @@ class HealthMonitor(core.Results, keras.callbacks.Callback):
         self.monitor.step_ends()
 
     def on_epoch_end(self, epoch, logs=None):
+        if self.monitor.due(ahead=1):
+            self._watch_rate()
         self.monitor.epoch_end((logs or {}).get('loss'))
 
     def on_train_end(self, logs=None):

@@ -7,6 +7,7 @@ aehealth.rules; `Monitor` is the training monitor every front-end adapts to its 
 callback, a context manager with epoch_end(), a Lightning callback).
 """
 import contextlib
+import importlib
 import json
 import math
 import os
@@ -162,7 +163,7 @@ class Record:
 
     def __init__(self, out=None, fixes='keras'):
         self.out, self.fixes = out, fixes
-        self.health, self.notes, self.not_measured = [], [], {}
+        self.health, self.notes, self.not_measured, self.loop = [], [], {}, {}
         self.writer = None  # TensorBoard's event file, opened at the first check
 
     def add(self, snap):
@@ -177,28 +178,38 @@ class Record:
         """A check that raised: kept as a finding ("could not measure ..."), never raised into the user's training."""
         self.not_measured.setdefault(what, one_line(error))
 
-    def metrics(self, net, data, baselines, epochs_done, nonfinite=None):
+    def metrics(self, net, data, baselines, epochs_done, nonfinite=None, end_measured=True):
         """Every number and the findings, for aehealth.rules."""
         m = {'version': METRICS_VERSION, 'network': net, 'health': self.health, 'epochs_done': epochs_done,
              'final_loss': self.health[-1]['loss'] if self.health else None, 'baselines': baselines,
-             'nonfinite': nonfinite, 'data': data, 'not_measured': self.not_measured, 'notes': self.notes}
+             'nonfinite': nonfinite, 'data': data, 'not_measured': self.not_measured, 'notes': self.notes,
+             'loop': self.loop}
+        if not end_measured:
+            m['end_measured'] = False
         if epochs_done and baselines:
             m['plateau_exit_epoch'] = rules.plateau_exit_epoch(self.health, baselines)
         m['findings'] = rules.findings(m, fixes=self.fixes)
         return m
 
-    def save(self, metrics, title):
+    def can_draw(self):
+        """Whether health.png can be drawn (matplotlib, the extra "plot"); a note says so when it cannot."""
+        try:
+            importlib.import_module('aehealth.plot')
+        except ImportError:
+            self.notes.append('no health.png: matplotlib is not installed (pip install "aehealth[plot]")')
+            return False
+        return True
+
+    def save(self, metrics, title, drawn=None):
         """health.json, health.png (with matplotlib) and the TensorBoard events in `out`."""
+        if drawn is None:
+            drawn = self.can_draw()
         (self.out / 'health.json').write_text(json.dumps(metrics, indent=1, default=_plain) + '\n')
         if self.writer is not None:
             self.writer.close()
             self.writer = None
-        try:
-            from aehealth import plot
-        except ImportError:  # matplotlib is the extra "plot"
-            metrics['notes'].append('no health.png: matplotlib is not installed (pip install "aehealth[plot]")')
-            return
-        plot.plot_health(metrics, title, self.out / 'health.png')
+        if drawn:
+            importlib.import_module('aehealth.plot').plot_health(metrics, title, self.out / 'health.png')
 
 
 def _plain(value):
@@ -221,9 +232,12 @@ class Session:
         self.probe, self.sample, self.targets, self.record = probe, sample, targets, record
         self.dense = probe.dense(targets)
         record.notes += probe.notes
+        if getattr(probe, 'frozen', None):
+            record.loop['frozen'] = list(probe.frozen)
         if len(sample) < rules.FEW_ROWS:
             record.notes.append(f'the sample has {len(sample)} rows: "99% of the sample" means every row')
         self.weights, self.received = None, None  # the kernels at the last check; what the first weight layer receives
+        self.fixed = None  # (the data's numbers, the baselines): the same at every check
 
     def check(self, epoch, step_update=None):
         """Measure the model now, chunk by chunk, and keep the snapshot."""
@@ -244,21 +258,33 @@ class Session:
         self.weights = weights
         if step_update:
             snap['step_update'] = step_update
+            # a step that left a kernel exactly where it was, though the loss has a gradient for it: never updated
+            still = [k for k, v in step_update.items() if v == 0.0 and snap['grad_norm'].get(k)]
+            if still:
+                self.record.loop['still'] = still
         self.record.add(snap)
         return snap
 
-    def metrics(self, epochs_done, nonfinite):
+    def metrics(self, epochs_done, nonfinite, end_measured=True):
         """Every number and the findings, with the data's numbers and the loss's baselines."""
         p = self.probe
-        act = p.net['layers'][-1]['activation'] if p.net['layers'] else None
-        data = stats.data_stats(self.received, self.dense, act, self.dense.shape[1:] if p.sparse else
-                                p.output_shape, p.received_by)
-        try:
-            base = baselines(p.loss_of(self.targets), self.dense, p.to_output, p.chunk)
-        except Exception as e:  # a loss that cannot take the mean target: the plateau is not judged
-            self.record.failed('the mean-target baseline', e)
-            base = None
-        return self.record.metrics(p.net, data, base, epochs_done, nonfinite)
+        if self.fixed is None:
+            act = p.net['layers'][-1]['activation'] if p.net['layers'] else None
+            data = stats.data_stats(self.received, self.dense, act, self.dense.shape[1:] if p.sparse else
+                                    p.output_shape, p.received_by)
+            try:
+                base = baselines(p.loss_of(self.targets), self.dense, p.to_output, p.chunk)
+            except Exception as e:  # a loss that cannot take the mean target: the plateau is not judged
+                self.record.failed('the mean-target baseline', e)
+                base = None
+            self.fixed = data, base
+        return self.record.metrics(p.net, *self.fixed, epochs_done, nonfinite, end_measured)
+
+    def train_mode(self):
+        """The loss on the sample with the model in training mode, for a model whose layers act otherwise in eval
+        mode (BatchNorm, Dropout); kept in the loop's facts."""
+        if getattr(self.probe, 'has_modes', False):
+            self.record.loop['train_mode_loss'] = self.probe.train_mode_loss(self.sample, self.targets)
 
 
 def preflight(probe, sample, targets, verbose=True):
@@ -275,6 +301,7 @@ def postmortem(probe, sample, targets, verbose=True):
     """The metrics (with 'findings') of a model that has already trained, from every rule that needs no history."""
     session = Session(probe, sample, targets, Record(fixes=probe.framework))
     snap = session.check(None)
+    session.train_mode()
     m = session.metrics(None, probe.nonfinite(snap['loss']))
     if verbose:
         print(report(m, f'post-mortem ({len(sample)} rows):', False))
@@ -342,7 +369,7 @@ class Monitor:
         if self.session is not None:
             with self.guard('the untrained model'):
                 self.session.check(epoch)
-        self.armed = self.every == 1
+        self.armed = self.due(ahead=1)
 
     def step_begins(self):
         """Before an optimizer step: copy the kernels, once in each epoch that ends with a check."""
@@ -360,16 +387,41 @@ class Monitor:
             self.before = None
 
     def epoch_end(self, loss=None):
-        """After each epoch (`loss`: its training loss, if known, to catch NaN between checks); checks when due."""
+        """After each epoch (`loss`: its training loss, if known, to catch NaN between checks); checks when due, and
+        keeps `findings` current (a user may stop a hopeless run; the monitor never does)."""
         self.epochs_done += 1
         epoch = (self.start or 0) + self.epochs_done
         if loss is not None and not math.isfinite(float(loss)):
             self.nonfinite = self.nonfinite or f'the training loss is {float(loss)} in epoch {epoch}'
-        if self.session is not None and self.epochs_done % self.every == 0:
+        if self.session is not None and self.due():
             with self.guard(f'the model after epoch {epoch}'):
                 self.session.check(epoch, self.step_update)
+                self._judge(epoch)
             self.step_update = None
-        self.armed = (self.epochs_done + 1) % self.every == 0
+        self.armed = self.due(ahead=1)
+
+    def due(self, ahead=0):
+        """Whether the epoch `ahead` epochs from now ends with a check."""
+        return (self.epochs_done + ahead) % self.every == 0
+
+    def _judge(self, epoch):
+        """The findings as they stand, and with `verbose` a line: the epoch, the loss, and any new failure."""
+        before = {f['rule'] for f in self.findings if f['level'] == 'failure'}
+        self.metrics = self.session.metrics(self.epochs_done, self.nonfinite)
+        self.findings = self.metrics['findings']
+        if self.verbose:
+            snap, base = self.health[-1], self.metrics.get('baselines')
+            ratio = (f' ({(snap["loss"] - base["floor"]) / (base["mean_input"] - base["floor"]):.2f}x the mean '
+                     f'target\'s)' if base and base['mean_input'] > base['floor'] else '')
+            new = [rules.REGISTRY.words(f['rule']) for f in self.findings if f['level'] == 'failure'
+                   and f['rule'] not in before]
+            print(f'aehealth: epoch {epoch}: loss {snap["loss"]:.4g}{ratio}, output diversity '
+                  f'{snap["output_diversity"] if snap["output_diversity"] is None else round(snap["output_diversity"], 3)}'
+                  + (f'; failing now: {", ".join(dict.fromkeys(new))}' if new else ''), flush=True)
+
+    def _end_measured(self):
+        """False when training ran and no check after its start measured the model (they all failed)."""
+        return not self.epochs_done or any(h['epoch'] != self.start for h in self.health)
 
     def finish(self, title):
         """The end of training: a last check if the last epoch had none, the findings, the report (verbose), the run
@@ -380,17 +432,21 @@ class Monitor:
             if session is not None and (not self.health or self.health[-1]['epoch'] != end):
                 with self.guard('the model at the end of training'):
                     session.check(end, self.step_update)
+            if session is not None and self.health:
+                with self.guard('the model in training mode'):
+                    session.train_mode()
             if session is None or not self.health:
                 net = session.probe.net if session else EMPTY_NETWORK
                 self.metrics = self.record.metrics(net, None, None, self.epochs_done)
             else:
                 nonfinite = self.nonfinite or session.probe.nonfinite(self.health[-1]['loss'])
-                self.metrics = session.metrics(self.epochs_done, nonfinite)
+                self.metrics = session.metrics(self.epochs_done, nonfinite, self._end_measured())
             self.findings = self.metrics['findings']
+            drawn = self.out is not None and self.record.can_draw()  # its note belongs in the report
             if self.verbose:
                 print(report(self.metrics, 'health monitor:', False))
             if self.out:
-                self.record.save(self.metrics, title)
+                self.record.save(self.metrics, title, drawn)
         except Exception as e:  # the report must not take the user's training down with it
             self.record.failed('the end of training', e)
             self.findings = rules.findings({'network': EMPTY_NETWORK, 'epochs_done': self.epochs_done,

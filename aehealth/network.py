@@ -73,7 +73,7 @@ def describe(records, output, loss, from_logits=False):
     - the output: the last measured, or the reconstruction itself when the last measured is not it (its range is then
       not judged); a linear layer that the output is made from (through an activation, with no weight layer between)
       is part of the output, not a hidden layer;
-    - the code: a VAE's posterior mean, else the narrowest hidden layer (the later one if tied);
+    - the code: a VAE's posterior mean, else the narrowest hidden layer (the encoder's, the earlier, if tied);
     - the kernels: every weight layer's trainable kernel on the way, once each, in order.
     """
     index = {id(r): k for k, r in enumerate(records)}
@@ -91,18 +91,21 @@ def describe(records, output, loss, from_logits=False):
             r.weighted and r.upstream for r in records[index[id(hidden[-1])] + 1:index[id(last)]])):
         hidden = hidden[:-1]  # the output is made from the weight layer before (an activation after BatchNorm, say)
     mean = [r for r in hidden if r.is_mean]
-    code = mean[0] if mean else (min(reversed(hidden), key=lambda r: r.units) if hidden else None)
+    code = mean[0] if mean else (min(hidden, key=lambda r: r.units) if hidden else None)  # the encoder's, if tied
     kernels, seen = {}, set()
     for r in candidates:
         if r.weighted and r.kernel is not None and id(r.kernel) not in seen:
             seen.add(id(r.kernel))
             kernels[r.key] = r.kernel
+    frozen = [r.key for r in candidates if r.weighted and r.kernel is None]  # weight layers that cannot train
     output = measured[-1] if measured else None
-    layers = [dict(key=r.key, label=r.label, activation=r.activation, units=r.units) for r in measured]
+    layers = [dict(key=r.key, label=r.label, activation=r.activation, units=r.units,
+                   **({'softmax_over': r.axis_units} if r.activation == 'softmax' and r.axis_units else {}))
+              for r in measured]
     if output is not None and from_logits:
         layers[-1]['activation'] = 'logits'
     net = rules.network(layers, output=output.key if output else None, code=code.key if code else None, loss=loss,
                         kernels={key: key for key in kernels})
     return Description(net=net, measured=measured, channels={r.key: r.channels for r in measured
                                                              if r.channels is not None},
-                       kernels=kernels, notes=notes)
+                       kernels=kernels, notes=notes, frozen=frozen)

@@ -8,7 +8,7 @@ docs/rules.md explains each threshold; docs/extending.md how to add a rule.
 """
 import math
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Optional
 
 import numpy as np
 
@@ -31,6 +31,7 @@ ACTIVE_VARIANCE = 0.01    # a latent dimension is active when its posterior mean
 PINNED_SHARE = 0.5        # saturated output: half the values whose target is away from a limit sit at that limit
 PINNED_DISTANCE = 0.25    # ...a target "away from a limit" by a quarter of the output's range
 INIT_FACTOR = 4.0         # an initial weight scale over 4x the larger of Glorot's and He's, or under 1/4 of the smaller
+LR_DECAYED = 1e-3         # a learning rate brought to under 1/1000 of where it started: near 0 for any optimizer
 MIN_ROWS = 8              # spreads from fewer rows are off by over 27% (1/sqrt(2(n-1))): a sample needs at least 8
 FEW_ROWS = 100            # under 100 rows "99% of the sample" means every row: said in a note
 
@@ -61,9 +62,11 @@ class Rule:
     threshold: str                 # the condition with its constants (docs/rules.md)
     why: str                       # why that threshold (docs/rules.md)
     fix: Mapping[str, str]         # what to do, per framework ('keras', 'torch', ...; 'default' for any other)
-    check: Callable                # check(ctx: Context) -> None, an evidence string, or a list of them
+    check: Callable                # check(ctx) -> None, evidence, or a list of them; evidence is a string, or
+    #                                (string, {name: value}) whose values fill the fix text's {name} fields
     closing: bool = False          # judged after every other rule, reading their findings (kept last)
     changes: tuple = ()            # the names of the changes that treat it (aehealth.changes)
+    fix_alone: Optional[str] = None  # an outcome's fix when no blocker or cause fires with it, before training
 
     def fix_for(self, framework):
         """The fix text in `framework`'s words."""
@@ -81,6 +84,8 @@ class Context:
         self.first = self.health[0] if self.health else {}
         self.data = m.get('data')
         self.trained = trained(m)
+        # trained, but no check after training measured the model: what the outcomes would judge is the untrained one
+        self.stale = m.get('end_measured') is False
         self.loss_name = str(self.net.get('loss') or '').lower()
         self.found = found  # {rule name: [evidence, ...]} of the rules judged before this one
         self._registry = registry
@@ -140,13 +145,14 @@ class Registry:
         self._rules.remove(unit)
         return unit
 
-    def rule(self, name, kind, words, fires_when, threshold, why, fix, after=None, closing=False, changes=()):
+    def rule(self, name, kind, words, fires_when, threshold, why, fix, after=None, closing=False, changes=(),
+             fix_alone=None):
         """A decorator: the function below is the check of a new rule, registered here."""
         fix = {'default': fix} if isinstance(fix, str) else dict(fix)
 
         def register(check):
-            self.register(Rule(name, kind, words, fires_when, threshold, why, fix, check, closing, tuple(changes)),
-                          after=after)
+            self.register(Rule(name, kind, words, fires_when, threshold, why, fix, check, closing, tuple(changes),
+                               fix_alone), after=after)
             return check
         return register
 
@@ -154,18 +160,24 @@ class Registry:
         """What is wrong with a run (or, with epochs_done 0, an untrained network; None, a trained one whose history
         is not known), from its metrics: [{rule, level, evidence, fix}] in the registry's order. `fixes`: a
         framework's name ('keras', 'torch'), or a dict {rule: fix text} of one's own."""
-        found = {}
+        found, values = {}, {}
         for unit in sorted(self._rules, key=lambda r: r.closing):  # the closing ones read every other's findings
             evidence = unit.check(Context(m, found, self))
             if evidence:
-                found[unit.name] = [evidence] if isinstance(evidence, str) else list(evidence)
+                items = [evidence] if isinstance(evidence, (str, tuple)) else list(evidence)
+                found[unit.name] = [e[0] if isinstance(e, tuple) else e for e in items]
+                values[unit.name] = [e[1] if isinstance(e, tuple) else {} for e in items]
         kinds = {self[name].kind for name in found}
         stuck = 'blocker' in kinds or (trained(m) and 'outcome' in kinds)
+        alone = not kinds & {'blocker', 'cause'} and not trained(m)
         out = []
         for unit in self._rules:
             fix = unit.fix_for(fixes) if isinstance(fixes, str) else fixes.get(unit.name)
+            if alone and unit.fix_alone and isinstance(fixes, str):
+                fix = unit.fix_alone
             out += [{'rule': unit.name, 'level': 'failure' if stuck and unit.kind != 'note' else 'warning',
-                     'evidence': text, 'fix': fix} for text in found.get(unit.name, ())]
+                     'evidence': text, 'fix': fix.format(**given) if fix and given else fix}
+                    for text, given in zip(found.get(unit.name, ()), values.get(unit.name, ()))]
         return out
 
     def words(self, name):
@@ -369,10 +381,14 @@ def targets_out_of_range(ctx):
        'torch': 'use torch.sigmoid on the output (each pixel in [0,1] on its own)'})
 def softmax_output(ctx):
     output = _output_layer(ctx)
-    if ctx.data and _output_activation(ctx) == 'softmax' and output and (output['units'] or 0) > 1 \
-            and not ctx.data['target_rows_sum_to_1']:
-        return (f'softmax across the {output["units"]} outputs of {output["label"]}: they must sum to 1, the targets\' '
-                f'rows do not')
+    if not (ctx.data and _output_activation(ctx) == 'softmax' and output):
+        return None
+    over = output.get('softmax_over') or output['units'] or 0
+    if over == 1:
+        return (f'softmax over an axis of one value in {output["label"]}: every output is 1, whatever the input (the '
+                f'softmax normalises each value by itself)')
+    if over > 1 and not ctx.data['target_rows_sum_to_1']:
+        return f'softmax across the {over} outputs of {output["label"]}: they must sum to 1, the targets\' rows do not'
 
 
 @rule('one_output', 'outcome', 'one output',
@@ -381,9 +397,11 @@ def softmax_output(ctx):
       f'output diversity under {ONE_OUTPUT:g} (`ONE_OUTPUT`); before training, only if the last hidden layer also '
       f'spreads under {COLLAPSE_RATIO:.0%} of its scale (`COLLAPSE_RATIO`)',
       'the question\'s symptom; set before the ablation ran',
-      'the input does not reach the output: see the causes listed with it')
+      'the input does not reach the output: see the causes listed with it',
+      fix_alone='untrained networks often start so, and most learn: train it with the monitor, which names a cause '
+                'if it stays so')
 def one_output(ctx):
-    if ctx.end is None or ctx.end['output_diversity'] is None or ctx.end['output_diversity'] >= ONE_OUTPUT:
+    if ctx.end is None or ctx.stale or ctx.end['output_diversity'] is None or ctx.end['output_diversity'] >= ONE_OUTPUT:
         return None
     diversity = ctx.end['output_diversity']
     if ctx.trained:
@@ -405,7 +423,7 @@ def one_output(ctx):
       'the question\'s third picture; the same 5% as the run\'s collapse verdict',
       'the code is the same for every input: see the causes listed with it')
 def collapsed_code(ctx):
-    varies = ctx.end is not None and ctx.end['output_diversity'] is not None  # targets all alike: no code can differ
+    varies = ctx.end is not None and ctx.end['output_diversity'] is not None and not ctx.stale  # all alike: no code
     code = ctx.end['layers'].get(ctx.net['code']) if ctx.trained and ctx.net['code'] and varies else None
     if code is not None and 'rms' in code and collapse_ratio(code['spread'], code['rms']) < COLLAPSE_RATIO:
         return (f'collapsed code: {label(ctx.net, ctx.net["code"])}, the narrowest layer, spreads '
@@ -419,7 +437,8 @@ def collapsed_code(ctx):
       'no better than predicting the average target: see the causes listed with it')
 def plateau(ctx):
     m = ctx.m
-    if not (ctx.trained and m.get('final_loss') is not None and m.get('baselines') and math.isfinite(m['final_loss'])):
+    if ctx.stale or not (ctx.trained and m.get('final_loss') is not None and m.get('baselines')
+                         and math.isfinite(m['final_loss'])):
         return None
     loss, mean, floor, words = plateau_numbers(m)
     # no plateau to judge when the mean target is the best (targets all alike) or the loss means nothing there
@@ -432,6 +451,117 @@ def plateau(ctx):
     above = f', counted from the loss\'s minimum {floor:.4g} on these targets' if floor else ''
     return (f'{what}: final loss {loss:.4f} is {ratio:.2f}x {words}\'s {mean:.4f}{above}{exit_text}'
             f'{still_falling(m, mean, floor)}')
+
+
+def _loop(ctx):
+    return ctx.m.get('loop') or {}
+
+
+LOOP_RULES = ('gradients_carried', 'no_gradient', 'learning_rate_scheduled_to_zero', 'optimizer_misses_weights')
+
+
+@rule('gradients_carried', 'cause', 'gradients carried over',
+      'each step\'s gradient still holds the steps\' before (no zero_grad() between steps)',
+      'exact: the gradient a step applies equals the one its backward passes made plus the gradient of the step '
+      'before', 'a fact of the loop, not a threshold; several backward passes between two steps (accumulation) are '
+      'summed by design and do not fire',
+      {'torch': 'call optimizer.zero_grad() before each backward() (or right after each optimizer.step())',
+       'default': 'clear the gradients before each step'})
+def gradients_carried(ctx):
+    carried = _loop(ctx).get('carried')
+    if carried:
+        return (f'gradients carried over: the gradient step {carried["step"]} applied is the one its own backward made '
+                f'plus the step before\'s ({carried["share"]:.0%} of it came from earlier steps): gradients pile up')
+
+
+@rule('no_gradient', 'cause', 'no gradient reaches the weights',
+      'a step found no gradient on any trainable weight: the loss is cut off from the model',
+      'exact: at an optimizer step every trainable weight\'s gradient is None or 0, while the loss the monitor takes '
+      'of the model on the sample has one', 'a fact of the loop: the weights cannot move, whatever the learning rate',
+      {'torch': 'call backward() on the loss tensor the model made: not on one rebuilt from loss.item(), '
+                'torch.tensor(...), or an output that was .detach()ed (loss.requires_grad_() hides it)',
+       'default': 'compute the loss from the model\'s output inside the gradient tape'})
+def no_gradient(ctx):
+    none = _loop(ctx).get('no_gradient')
+    grads = [v for v in (ctx.end or {}).get('grad_norm', {}).values() if v]
+    if none and grads:
+        return (f'no gradient reaches the weights: at an optimizer step none of the {len(none)} trainable weights had a '
+                f'gradient, although the loss depends on them (the monitor\'s own gradient on the sample is not 0)')
+
+
+@rule('learning_rate_scheduled_to_zero', 'cause', 'learning rate scheduled to 0',
+      f'the learning rate fell to under {LR_DECAYED:g} of where training started',
+      f'the rate at the last check under {LR_DECAYED:g} (`LR_DECAYED`) of the rate when training started',
+      'three decades: no optimizer moves the weights at a thousandth of a rate that suited them; StepLR stepped every '
+      'batch, or a gamma of 0, get there within an epoch',
+      {'torch': 'step the scheduler once per epoch, after the epoch\'s batches (not every batch), and check its gamma '
+                '(0 sets the rate to 0 after the first step)',
+       'default': 'check the schedule (or the callback) that sets the learning rate: its decay is far too fast'})
+def learning_rate_scheduled_to_zero(ctx):
+    lr = _loop(ctx).get('learning_rate')
+    if lr and ctx.trained and lr['start'] and lr['now'] < LR_DECAYED * lr['start']:
+        return (f'learning rate scheduled to 0: {lr["by"]} brought it from {lr["start"]:.3g} when training started to '
+                f'{lr["now"]:.3g} now')
+
+
+@rule('optimizer_misses_weights', 'cause', 'optimizer misses weights',
+      'the optimizer holds none or not all of the model\'s trainable weights',
+      'exact: trainable weights of the model that are not among the optimizer\'s parameters, or that a step left '
+      'exactly where they were although their gradient was not 0',
+      'a fact of the loop: such weights never change, whatever the learning rate',
+      {'torch': 'make the optimizer from this model\'s parameters once the model is final: '
+                'optimizer = torch.optim.Adam(model.parameters()) after the model is built (not from a copy, not from '
+                'an earlier model)',
+       'default': 'make the optimizer from the trained model\'s weights (compile the model you fit, after building '
+                  'it)'})
+def optimizer_misses_weights(ctx):
+    held = _loop(ctx).get('optimizer')
+    if held and held['missing']:
+        names = ', '.join(held['missing'][:3]) + (f' and {len(held["missing"]) - 3} more' if len(held['missing']) > 3
+                                                  else '')
+        return (f'the optimizer holds {held["held"]} of the model\'s {held["trainable"]} trainable weights: {names} '
+                f'never change')
+    still = _loop(ctx).get('still')  # weights that did not move: not the optimizer's doing if a loop fault above is
+    if still and ctx.trained and not set(ctx.found) & set(LOOP_RULES):
+        return (f'a training step left {", ".join(label(ctx.net, k) for k in still[:3])} exactly as it was although '
+                f'its gradient is not 0: the optimizer does not update it')
+
+
+@rule('frozen_weights', 'cause', 'frozen weights', 'the run is stuck and some weight layers cannot train',
+      'an outcome fires and weight layers have weights that cannot train (requires_grad False, trainable False)',
+      'a frozen part is often deliberate (a pretrained encoder): named only when the run is stuck',
+      {'keras': 'make the layers trainable (layer.trainable = True, or model.trainable = True) and compile again',
+       'torch': 'let them train: p.requires_grad_(True) for their parameters, and give those to the optimizer'})
+def frozen_weights(ctx):
+    frozen = _loop(ctx).get('frozen')
+    stuck = any(ctx.kind_of(name) == 'outcome' for name in ctx.found)
+    if frozen and stuck and ctx.trained:
+        return (f'frozen weights: {", ".join(frozen[:3])}' + (f' and {len(frozen) - 3} more' if len(frozen) > 3 else '')
+                + f' cannot train ({len(frozen)} weight layer{"s" if len(frozen) > 1 else ""})')
+
+
+@rule('eval_mode_gap', 'cause', 'worse in eval mode',
+      'stuck as evaluated (eval mode), while in training mode the loss left the plateau',
+      f'an outcome fires on the model in eval mode and its loss in training mode is under {PLATEAU_EXIT:g}x '
+      f'(`PLATEAU_EXIT`) of the way from the minimum to the mean target\'s',
+      'the same threshold as a run leaving the plateau: the model has learned, and only its evaluation mode '
+      '(BatchNorm\'s running statistics, Dropout) is stuck',
+      {'keras': 'BatchNorm\'s moving statistics do not fit the data: lower its momentum (BatchNormalization(momentum='
+                '0.9)), train with larger batches, or evaluate in training mode to check; GroupNormalization or '
+                'LayerNormalization avoid them',
+       'torch': 'BatchNorm\'s running statistics do not fit the data: recompute them (for each BatchNorm m: '
+                'm.reset_running_stats(); m.momentum = None; then one pass over the training data in model.train() '
+                'under torch.no_grad()), or raise their momentum (PyTorch\'s is 1 - Keras\'), or use nn.GroupNorm'})
+def eval_mode_gap(ctx):
+    train = _loop(ctx).get('train_mode_loss')
+    stuck = any(ctx.kind_of(name) == 'outcome' for name in ctx.found)
+    if train is None or not stuck or not ctx.m.get('baselines') or ctx.m.get('final_loss') is None:
+        return None
+    loss, mean, floor, words = plateau_numbers(ctx.m)
+    if mean > floor and (train - floor) < PLATEAU_EXIT * (mean - floor):
+        return (f'worse in eval mode: the loss on the sample is {(loss - floor) / (mean - floor):.2f}x {words}\'s in '
+                f'eval mode and {(train - floor) / (mean - floor):.2f}x in training mode: the model learned, its '
+                f'evaluation mode has not')
 
 
 @rule('inputs_not_scaled', 'cause', 'inputs not scaled',
@@ -571,32 +701,39 @@ def init_scale(ctx):
                 + ': the signal grows or shrinks by about that factor at each such layer')
 
 
+def _factor(ratio):
+    """The power of 10, at least 10, that a learning rate should change by to move a step `ratio` times."""
+    return 10 ** max(1, math.ceil(math.log10(ratio)))
+
+
 @rule('learning_rate_high', 'cause', 'learning rate too high',
       f'one step moves a weight matrix by over {STEP_UPDATE[1]:g} of its size',
       f'one training step moves a weight matrix by over {STEP_UPDATE[1]:g} of its size at any check (`STEP_UPDATE`)',
       'healthy networks: see below; "at any check" because one step too large kills units, and the steps after it '
-      'look small', 'divide the learning rate by 10')
+      'look small', 'divide the learning rate by {factor:g} (or more): that brings the step under the band\'s top')
 def learning_rate_high(ctx):
     high = _high_steps(ctx)  # one step too large wrecks a network (its units die, its later steps are small)
     if ctx.trained and ctx.end is not None and high:
         epoch, fastest, size = max(high, key=lambda e: e[2])
         return (f'learning rate too high: one step moves {ctx.net["kernels"].get(fastest, fastest)} by {size:.2g} of '
-                f'its size (in the epoch before the check at {epoch})')
+                f'its size (in the epoch before the check at {epoch})', {'factor': _factor(size / STEP_UPDATE[1])})
 
 
 @rule('learning_rate_low', 'cause', 'learning rate too low',
       f'one step moves even the fastest weight matrix by under {_e(STEP_UPDATE[0])} of its size',
       f'one training step moves the fastest weight matrix by under {_e(STEP_UPDATE[0])} of its size at the last check '
-      f'(`STEP_UPDATE`)', 'healthy networks: see below', 'multiply the learning rate by 10')
+      f'(`STEP_UPDATE`), and no fault of the loop explains weights that do not move', 'healthy networks: see below',
+      'multiply the learning rate by {factor:g}: that brings the step into the band')
 def learning_rate_low(ctx):
-    if not ctx.trained or ctx.end is None or _high_steps(ctx):
+    if not ctx.trained or ctx.end is None or _high_steps(ctx) or set(ctx.found) & {*LOOP_RULES, 'frozen_weights'}:
         return None
     steps = {k: v for k, v in (ctx.end.get('step_update') or {}).items() if v is not None}
     if steps:
         fastest = max(steps, key=steps.get)
-        if steps[fastest] < STEP_UPDATE[0]:
+        if 0 < steps[fastest] < STEP_UPDATE[0]:  # 0: nothing moved at all, which no learning rate explains
             return (f'learning rate too low: one step moves even the fastest weight matrix, '
-                    f'{ctx.net["kernels"].get(fastest, fastest)}, by only {steps[fastest]:.2g} of its size')
+                    f'{ctx.net["kernels"].get(fastest, fastest)}, by only {steps[fastest]:.2g} of its size',
+                    {'factor': _factor(STEP_UPDATE[0] / max(steps[fastest], 1e-30))})
 
 
 @rule('not_measured', 'note', 'not measured', 'a check could not run (the report says why)', 'a check raised',

@@ -19,6 +19,7 @@ pytorch/examples' VAE, is also checked for posterior collapse; of any other tupl
 judged (the tutorials' `return encoded, decoded`).
 """
 import contextlib
+import gc
 from dataclasses import dataclass
 from typing import Optional
 
@@ -52,6 +53,18 @@ RESHAPES = {'ViewBackward0', 'ReshapeAliasBackward0', 'UnsafeViewBackward0', 'Pe
             'TransposeBackward0', 'SqueezeBackward0', 'SqueezeBackward1', 'SqueezeDimBackward0',
             'SqueezeDimsBackward0', 'UnsqueezeBackward0', 'CloneBackward0', 'ExpandBackward0', 'AliasBackward0'}
 LOGIT_LOSSES = ('with_logits', 'withlogits')
+MODAL = (nn.modules.batchnorm._BatchNorm, nn.modules.dropout._DropoutNd)  # modules that act otherwise in training
+
+
+def _unwrapped(model):
+    """The module a wrapper runs: torch.compile's original module (measured eagerly, with hooks), a
+    DistributedDataParallel's or DataParallel's (measured without their collectives)."""
+    while True:
+        inner = getattr(model, '_orig_mod', None) or (getattr(model, 'module', None) if isinstance(
+            model, (nn.DataParallel, nn.parallel.DistributedDataParallel)) else None)
+        if not isinstance(inner, nn.Module):
+            return model
+        model = inner
 
 
 def _kernel(module):
@@ -59,6 +72,15 @@ def _kernel(module):
     if isinstance(module, nn.RNNBase):
         return getattr(module, 'weight_ih_l0', None)
     return getattr(module, 'weight', None) if isinstance(module, WEIGHTED) else None
+
+
+def _axis_units(tap, tensor):
+    """How many values a softmax makes sum to 1 (the size of its dim); None for other taps."""
+    if tap.activation != 'softmax' or tensor is None:
+        return None
+    dim = getattr(tap.module, 'dim', None) if tap.module is not None else \
+        getattr(_walk(tensor.grad_fn), '_saved_dim', None)
+    return None if dim is None else int(tensor.shape[dim])
 
 
 def _flat(value):
@@ -87,16 +109,16 @@ def _loss_name(loss_fn):
     return getattr(loss_fn, '__name__', None) or type(loss_fn).__name__
 
 
-def _as_tensor(array):
-    """A numpy array (or tensor) as the tensor fed to the model: floats as float32, ids as int64."""
+def _as_tensor(array, dtype=torch.float32):
+    """A numpy array (or tensor) as the tensor fed to the model: floats in the model's own dtype, ids as int64."""
     t = torch.as_tensor(array)
-    return t.float() if t.is_floating_point() else t.long()
+    return t.to(dtype) if t.is_floating_point() else t.long()
 
 
 def _numpy(value, name):
     """A tensor or array as a numpy array, for checking; one line for anything else."""
     if torch.is_tensor(value):
-        return value.detach().cpu().numpy()
+        return _numpy_of(value)
     if isinstance(value, torch.utils.data.DataLoader) or isinstance(value, torch.utils.data.Dataset):
         raise UsageError(f'{name} is a {type(value).__name__}: pass a tensor or numpy array of rows, for example '
                          f'next(iter(loader))[0] or a slice of the training data')
@@ -154,6 +176,7 @@ class Probe:
     def __init__(self, model, sample, targets, loss_fn, forward=None):
         if not isinstance(model, nn.Module):
             raise UsageError(f'model is a {type(model).__name__}, not a torch.nn.Module')
+        model = _unwrapped(model)
         if not callable(loss_fn):
             raise UsageError(f'loss_fn={loss_fn!r} is not callable: pass the loss your loop uses, for example '
                              f'nn.MSELoss() or F.binary_cross_entropy')
@@ -161,11 +184,16 @@ class Probe:
         self.forward = forward or model
         params = list(model.parameters())
         self.device = params[0].device if params else torch.device('cpu')
+        self.dtype = next((p.dtype for p in params if p.is_floating_point()), torch.float32)  # float64, half, ...
         self.names = {m: name or type(m).__name__ for name, m in model.named_modules()}
         self.leaves = [m for m in model.modules() if not list(m.children()) or isinstance(m, nn.RNNBase)]
         self._discover(sample[:rules.MIN_ROWS], targets[:rules.MIN_ROWS])
 
     # ---- finding the network
+
+    def _in(self, array):
+        """Rows as the model takes them: on its device, floats in its dtype."""
+        return _as_tensor(array, self.dtype).to(self.device)
 
     def _run(self, x):
         """The model on x with every leaf recorded: (record, output)."""
@@ -177,7 +205,7 @@ class Probe:
     def _discover(self, x, t):
         """Run the model once with hooks; which tensors the reconstruction depends on; the activations forward()
         applies itself; the loss's kind; the network, as the core describes it."""
-        xt = _as_tensor(x).to(self.device)
+        xt = self._in(x)
         if xt.is_floating_point():
             xt.requires_grad_(True)  # so that every tensor made from the input has a place in the graph
         with _untouched(self.model, self.device), torch.enable_grad():
@@ -187,9 +215,10 @@ class Probe:
                 raise core.fit_error(x.shape[1:], None, e) from None
             if not torch.is_tensor(out) and not (isinstance(out, (list, tuple))
                                                  and any(torch.is_tensor(v) for v in out)):
-                raise UsageError(f'the model returned a {type(out).__name__}, not a tensor or a tuple with one: '
-                                 f'return the reconstruction, or a tuple that holds it')
-            tt = _as_tensor(t).to(self.device)
+                raise UsageError(f'the model returned a {type(out).__name__}, not a tensor or a tuple with one: pass '
+                                 f'forward=, a function from inputs to the reconstruction (for example forward=lambda '
+                                 f'x: model(x)["reconstruction"]), with a loss_fn that takes what it returns')
+            tt = self._in(t)
             try:
                 loss = self.loss_fn(out, tt)
             except Exception as e:
@@ -197,6 +226,10 @@ class Probe:
                     [tuple(v.shape[1:]) if torch.is_tensor(v) else type(v).__name__ for v in out]
                 raise UsageError(f'loss_fn(model(x), targets) failed on the sample (output rows {shapes}, '
                                  f'targets rows {tuple(t.shape[1:])}): {core.one_line(e)}') from None
+            if torch.is_tensor(loss) and loss.numel() != 1:
+                raise UsageError(f'loss_fn returned a tensor of shape {tuple(loss.shape)}, not one number: reduce it '
+                                 f'as your loop does before backward() (for example nn.MSELoss(), whose reduction is '
+                                 f'the mean, or loss_fn(out, x).mean())')
             self._find_reconstruction(out, loss, t)
             recon, mean, log_variance = self.outputs.parts(out)
             self.latent = mean.shape[1] if mean is not None else None
@@ -212,6 +245,7 @@ class Probe:
             described = network.describe(records, output, name, self.from_logits)
         self.length = len(record)
         self.net, self.channels, self.kernels = described.net, described.channels, described.kernels
+        self.frozen = described.frozen
         self.taps = [(r.key, r.handle) for r in described.measured]  # (key, tap) of what is measured
         self.notes += described.notes
         self.to_output = None
@@ -313,7 +347,8 @@ class Probe:
                 tap.key, tap.label, tap.activation, w is not None, int(np.prod(batch_first.shape[1:])),
                 upstream=upstream, takes=takes, channels=self._channels(batch_first, record, tap.at),
                 is_mean=mean is not None and tensor is mean, is_output=tap.where == 'recon' or made,
-                kernel=w if w is not None and w.requires_grad else None, handle=tap))
+                kernel=w if w is not None and w.requires_grad else None, handle=tap,
+                axis_units=_axis_units(tap, tensor)))
         return records
 
     def _channels(self, tensor, record, at):
@@ -346,8 +381,8 @@ class Probe:
         """loss(rows, predictions) on `targets`, for the baselines: the reconstruction's loss, with no KL term."""
         def loss(rows, p):
             with torch.no_grad():
-                p = torch.as_tensor(np.ascontiguousarray(p), dtype=torch.float32, device=self.device)
-                return float(self.loss_fn(self._as_output(p), _as_tensor(targets[rows]).to(self.device)))
+                p = torch.as_tensor(np.ascontiguousarray(p), dtype=self.dtype, device=self.device)
+                return float(self.loss_fn(self._as_output(p), self._in(targets[rows])))
         return loss
 
     def _as_output(self, recon, mean=None):
@@ -371,7 +406,7 @@ class Probe:
 
     def measure(self, x, targets, received=False):
         """One chunk of the sample, measured (aehealth.contracts.Chunk)."""
-        xb, tb = _as_tensor(x).to(self.device), _as_tensor(targets).to(self.device)
+        xb, tb = self._in(x), self._in(targets)
         record, out = self._run(xb)
         if len(record) != self.length:
             raise RuntimeError(f'the model ran {len(record)} modules on this chunk and {self.length} when first '
@@ -389,7 +424,33 @@ class Probe:
                      received=_cpu(record[self.received][1]) if received and self.received is not None else None)
 
     def weights(self):
-        return {name: w.detach().cpu().numpy().copy() for name, w in self.kernels.items()}
+        return {name: _numpy_of(w) for name, w in self.kernels.items()}
+
+    @property
+    def has_modes(self):
+        """Whether the model computes otherwise in training mode (BatchNorm, Dropout)."""
+        return any(isinstance(m, MODAL) for m in self.model.modules())
+
+    def train_mode_loss(self, x, targets):
+        """The reconstruction's loss on the sample in training mode; BatchNorm's statistics, every module's mode and
+        the random state put back."""
+        buffers = {k: b.detach().clone() for k, b in self.model.named_buffers()}
+        total = 0.0
+        try:
+            with _untouched(self.model, self.device), torch.no_grad():
+                self.model.train()
+                for i in range(0, len(x), self.chunk):
+                    xb, tb = self._in(x[i:i + self.chunk]), self._in(targets[i:i + self.chunk])
+                    out = self.forward(xb)
+                    recon, mean, _ = self.outputs.parts(out)
+                    loss = self.loss_fn(self._as_output(recon, torch.zeros_like(mean)), tb) if self.outputs.vae \
+                        else self.loss_fn(out, tb)
+                    total += float(loss) * len(xb)
+        finally:
+            with torch.no_grad():
+                for k, b in self.model.named_buffers():
+                    b.copy_(buffers[k])
+        return total / len(x)
 
     def fans(self, key):
         return _fans(self.kernels[key])
@@ -398,6 +459,78 @@ class Probe:
         """Words for what is NaN or infinite now (the loss, or which weights), or None."""
         return core.nonfinite_words(loss, [name for name, p in self.model.named_parameters()
                                            if not torch.isfinite(p.detach()).all()])
+
+
+class LoopWatch:
+    """What the loop does around the optimizer's steps, found exactly: the optimizer's parameters against the
+    model's, a step that finds no gradient, gradients that carry over from one step to the next (each step's applied
+    gradient against what its own backward passes made, read with tensor hooks between the first step of a checked
+    epoch and the next), and the learning rate with what set it. It reads gradients and never writes one."""
+
+    def __init__(self, model, optimizer, loop):
+        self.optimizer, self.loop = optimizer, loop
+        self.params = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
+        held = {id(p) for group in optimizer.param_groups for p in group['params']}
+        missing = [name for name, p in self.params if id(p) not in held]
+        if missing:
+            loop['optimizer'] = dict(held=len(self.params) - len(missing), trainable=len(self.params), missing=missing)
+        self.stepped = [(name, p) for name, p in self.params if id(p) in held]  # what the optimizer's zero_grad clears
+        group = optimizer.param_groups[0]
+        self.start = float(group.get('initial_lr', group['lr']))
+        self.steps, self.previous, self.incoming, self.handles = 0, None, None, []
+
+    def before_step(self, armed):
+        """Before a step: compare with the step before (when watched); at a watched step, any gradient at all?"""
+        self.steps += 1
+        if self.previous is not None:
+            self._compare()
+        if armed and all(p.grad is None or not p.grad.any() for _, p in self.params) and self.params:
+            self.loop['no_gradient'] = [name for name, _ in self.params]
+
+    def after_step(self, armed):
+        """After a watched step: keep its gradients, and sum what the backward passes before the next step add."""
+        if not armed:
+            return
+        self.previous = {id(p): p.grad.detach().clone() for _, p in self.stepped if p.grad is not None}
+        self.incoming = {}
+
+        def add(key):
+            def hook(grad):
+                self.incoming[key] = self.incoming[key] + grad.detach() if key in self.incoming else grad.detach()
+            return hook
+        self.handles = [p.register_hook(add(id(p))) for _, p in self.stepped if id(p) in self.previous]
+
+    def _compare(self):
+        """The gradient this step applies is its own backward's (cleared), or that plus the step before's (carried)."""
+        for handle in self.handles:
+            handle.remove()
+        pairs = [(p.grad.detach(), self.incoming.get(id(p)), self.previous[id(p)]) for _, p in self.stepped
+                 if id(p) in self.previous and p.grad is not None and id(p) in self.incoming]
+        self.previous, self.incoming, self.handles = None, None, []
+        if not pairs:
+            return
+        g, i, b = (torch.cat([t.reshape(-1).double() for t in ts]) for ts in zip(*pairs))
+        scale = float(g.norm()) or 1.0
+        cleared, carried = float((g - i).norm()) / scale, float((g - i - b).norm()) / scale
+        if carried < 1e-4 < cleared:
+            self.loop['carried'] = dict(step=self.steps, share=float(b.norm() / g.norm()))
+
+    def learning_rate(self):
+        """{'start', 'now', 'by'}: the rate now, and what set it (a scheduler found beside the optimizer)."""
+        scheduler = next((r for r in gc.get_referrers(self.optimizer)
+                          if isinstance(r, torch.optim.lr_scheduler.LRScheduler)), None)
+        by = 'the learning rate\'s setter'
+        if scheduler is not None:
+            settings = {k: getattr(scheduler, k) for k in ('step_size', 'gamma') if hasattr(scheduler, k)}
+            by = type(scheduler).__name__ + (f' ({", ".join(f"{k}={v}" for k, v in settings.items())}, stepped '
+                                              f'{scheduler.last_epoch} times)' if settings else '')
+        return dict(start=self.start, now=float(self.optimizer.param_groups[0]['lr']), by=by)
+
+
+def _numpy_of(tensor):
+    """A tensor's values as a numpy copy in its own precision (bfloat16, which numpy lacks, as float32)."""
+    tensor = tensor.detach().cpu()
+    return (tensor.float() if tensor.dtype == torch.bfloat16 else tensor).numpy().copy()
 
 
 def _cpu(tensor):
@@ -438,20 +571,35 @@ class HealthMonitor(core.Results):
             raise UsageError(f'optimizer is a {type(optimizer).__name__}, not a torch.optim.Optimizer: pass the '
                              f'optimizer your loop steps, or none')
         self.monitor = core.Monitor(*_pair(sample, targets), every, out, verbose, framework='torch')
-        self._handles, self._finished = [], False
+        self._handles, self._finished, self._watched = [], False, False
         if optimizer is None:
             self.monitor.record.notes.append('no optimizer given: the learning-rate rules were skipped (pass '
                                              'optimizer= to measure one step of each checked epoch)')
         self.monitor.attach(lambda s, t: Probe(model, s, t, loss_fn, forward), inside_training=False)
+        self.watch = None
         if optimizer is not None:
-            self._handles = [optimizer.register_step_pre_hook(lambda *_: self.monitor.step_begins()),
-                             optimizer.register_step_post_hook(lambda *_: self.monitor.step_ends())]
+            self.watch = LoopWatch(_unwrapped(model), optimizer, self.monitor.record.loop)
+            self._handles = [optimizer.register_step_pre_hook(self._step_begins),
+                             optimizer.register_step_post_hook(self._step_ends)]
         self.monitor.begin(0)
+
+    def _step_begins(self, *_):
+        self._watched = self.monitor.armed and self.monitor.session is not None
+        with self.monitor.guard('the loop around a step'):
+            self.watch.before_step(self._watched)
+        self.monitor.step_begins()
+
+    def _step_ends(self, *_):
+        self.monitor.step_ends()
+        with self.monitor.guard('the loop around a step'):
+            self.watch.after_step(self._watched)
 
     epochs_done = property(lambda self: self.monitor.epochs_done, doc='epochs ended with epoch_end()')
 
     def epoch_end(self, loss=None):
         """Call after each epoch (`loss`: its training loss, if you have it, to catch NaN between checks)."""
+        if self.watch is not None and self.monitor.due(ahead=1):
+            self.monitor.record.loop['learning_rate'] = self.watch.learning_rate()
         self.monitor.epoch_end(loss)
 
     def finish(self):

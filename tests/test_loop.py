@@ -1,0 +1,202 @@
+"""The training loop's own mistakes, named exactly, on a dense autoencoder trained as the tutorials train it: each
+broken loop names its cause (and "learning rate too low" does not fire for weights that cannot move), the fix it
+prints, applied, makes the run learn, and the deliberate variants (gradient accumulation, a frozen pretrained
+encoder) get no failure."""
+import copy
+import functools
+import warnings
+
+import numpy as np
+import pytest
+
+from conftest import SUBSET
+
+torch = pytest.importorskip('torch')
+from torch import nn  # noqa: E402
+
+from aehealth.torch import HealthMonitor, postmortem  # noqa: E402
+
+with np.load(SUBSET) as f:
+    X = f['x_train'].reshape(-1, 784).astype('float32') / 255
+
+
+def failures(found):
+    return [f['rule'] for f in found if f['level'] == 'failure']
+
+
+def autoencoder(batch_norm=False):
+    return nn.Sequential(nn.Linear(784, 128), nn.ReLU(), *([nn.BatchNorm1d(128, momentum=0.01)] if batch_norm else []),
+                         nn.Linear(128, 32), nn.ReLU(), nn.Linear(32, 128), nn.ReLU(), nn.Linear(128, 784),
+                         nn.Sigmoid())
+
+
+def train(mistake=None, epochs=10, batch=64, model=None):
+    """The tutorials' loop, with one mistake in it (None: as it should be); the monitor beside it."""
+    torch.manual_seed(0)
+    if mistake == 'batch_norm':  # BatchNorm1d(momentum=0.01), Keras' 0.99 carried over: 50 steps of batches of 256
+        batch = 256
+    model = model or autoencoder(batch_norm=mistake == 'batch_norm')
+    loss_fn, xt = nn.MSELoss(), torch.as_tensor(X)
+    optimizer = torch.optim.Adam(copy.deepcopy(model).parameters() if mistake == 'deepcopy' else
+                                 [p for p in model.parameters() if p.requires_grad], 1e-3)
+    if mistake == 'rebuilt':  # the model made again after its optimizer
+        model = autoencoder()
+    scheduler = None
+    if mistake in ('steplr_every_batch', 'steplr_every_epoch'):
+        scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=10, gamma=0.1)
+    elif mistake in ('gamma_0', 'gamma_0.95'):  # AntixK/PyTorch-VAE's scheduler, its gamma set to 0 (its issue 71)
+        scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=float(mistake.split('_')[1]))
+    monitor = HealthMonitor(model, X[:300], loss_fn, optimizer, verbose=False)
+    for _ in range(epochs):
+        model.train()
+        order = torch.randperm(len(xt))
+        for k, i in enumerate(range(0, len(xt), batch)):
+            x = xt[order[i:i + batch]]
+            if mistake == 'accumulation':  # on purpose: four backward passes per step
+                loss = loss_fn(model(x), x) / 4
+                loss.backward()
+                if k % 4 == 3:
+                    optimizer.step()
+                    optimizer.zero_grad()
+                continue
+            if mistake != 'no_zero_grad':
+                optimizer.zero_grad()
+            out = model(x)
+            if mistake == 'item':
+                loss = torch.tensor(loss_fn(out, x).item(), requires_grad=True)
+            elif mistake == 'detached':
+                loss = loss_fn(out.detach(), x)
+                loss.requires_grad_()
+            else:
+                loss = loss_fn(out, x)
+            loss.backward()
+            optimizer.step()
+            if mistake == 'steplr_every_batch':
+                scheduler.step()
+        if mistake in ('gamma_0', 'gamma_0.95', 'steplr_every_epoch'):
+            scheduler.step()
+        monitor.epoch_end(loss.item())
+    monitor.finish()
+    return monitor, model
+
+
+@pytest.fixture(scope='module')
+def runs():
+    names = ('plain', 'no_zero_grad', 'deepcopy', 'rebuilt', 'item', 'detached', 'steplr_every_batch', 'gamma_0',
+             'steplr_every_epoch', 'gamma_0.95', 'batch_norm')
+    return {name: train(None if name == 'plain' else name)[0] for name in names}
+
+
+CAUSES = {'no_zero_grad': 'gradients_carried', 'deepcopy': 'optimizer_misses_weights',
+          'rebuilt': 'optimizer_misses_weights', 'item': 'no_gradient', 'detached': 'no_gradient',
+          'steplr_every_batch': 'learning_rate_scheduled_to_zero', 'gamma_0': 'learning_rate_scheduled_to_zero',
+          'batch_norm': 'eval_mode_gap'}
+
+
+@pytest.mark.parametrize('mistake', sorted(CAUSES))
+def test_each_mistake_of_the_loop_is_named_with_its_fix(runs, mistake):
+    found = runs[mistake].findings
+    assert CAUSES[mistake] in failures(found), found
+    assert 'learning_rate_low' not in failures(found) and 'unexplained' not in failures(found)
+    causes = [f['rule'] for f in found if f['rule'] in CAUSES.values()]
+    assert causes == [CAUSES[mistake]], causes  # the one exact cause, not a consequence of it
+
+
+def test_the_fixes_printed_applied_make_the_run_learn(runs):
+    # zero_grad(), an optimizer of this model's parameters, backward() on the model's own loss: the plain loop
+    assert failures(runs['plain'].findings) == [] and runs['plain'].metrics['loop'] == {
+        'learning_rate': {'start': 1e-3, 'now': 1e-3, 'by': "the learning rate's setter"}}
+    # the scheduler stepped once per epoch; a gamma that is not 0
+    assert failures(runs['steplr_every_epoch'].findings) == [] and failures(runs['gamma_0.95'].findings) == []
+    fix = next(f['fix'] for f in runs['gamma_0'].findings if f['rule'] == 'learning_rate_scheduled_to_zero')
+    assert 'once per epoch' in fix and 'gamma' in fix
+    evidence = next(f['evidence'] for f in runs['steplr_every_batch'].findings
+                    if f['rule'] == 'learning_rate_scheduled_to_zero')
+    assert evidence.startswith('learning rate scheduled to 0: StepLR (step_size=10, gamma=0.1, stepped 190 times) '
+                               'brought it from 0.001 when training started to ')
+
+
+def test_batchnorm_statistics_recomputed_as_the_fix_says_make_the_model_learn_in_eval_mode():
+    monitor, model = train('batch_norm')
+    assert 'eval_mode_gap' in failures(monitor.findings)
+    assert 'm.reset_running_stats(); m.momentum = None' in next(f['fix'] for f in monitor.findings
+                                                                if f['rule'] == 'eval_mode_gap')
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm1d):
+            m.reset_running_stats()
+            m.momentum = None
+    model.train()
+    with torch.no_grad():
+        for i in range(0, len(X), 256):
+            model(torch.as_tensor(X[i:i + 256]))
+    assert failures(postmortem(model, X[:300], nn.MSELoss(), verbose=False)['findings']) == []
+
+
+def test_gradient_accumulation_on_purpose_is_not_a_carried_gradient():
+    monitor, _ = train('accumulation', epochs=30)
+    assert 'carried' not in monitor.metrics['loop'] and failures(monitor.findings) == [], monitor.findings
+
+
+def test_a_frozen_decoder_is_named_when_stuck_and_a_frozen_pretrained_encoder_is_not():
+    torch.manual_seed(0)
+    frozen = autoencoder()
+    for p in list(frozen.parameters())[4:]:
+        p.requires_grad_(False)
+    monitor, _ = train(model=frozen)
+    assert 'frozen_weights' in failures(monitor.findings) and 'learning_rate_low' not in failures(monitor.findings)
+    _, pretrained = train()  # trained first, then its encoder frozen while a new decoder learns
+    fresh = autoencoder()
+    encoder = nn.Sequential(*list(pretrained)[:4]).requires_grad_(False)
+    monitor, _ = train(model=nn.Sequential(encoder, *list(fresh)[4:]))
+    assert failures(monitor.findings) == [] and monitor.metrics['loop']['frozen'] == ['0.0', '0.2']
+
+
+# ---------------------------------------------------------------- Keras: fit makes the gradients; the rest can go wrong
+
+@functools.lru_cache(maxsize=None)
+def keras_fit(mistake=None):
+    """A dense autoencoder in Keras, compiled and fitted as the Keras blog does, with one mistake in it."""
+    keras = pytest.importorskip('keras')
+    from keras import layers as L
+
+    from aehealth.keras import HealthMonitor as KerasMonitor
+    keras.utils.set_random_seed(0)
+    momentum = 0.9 if mistake == 'bn_momentum_0.9' else 0.99  # Keras' default 0.99: slow moving statistics
+    model = keras.Sequential([keras.Input((784,)), L.Dense(128, activation='relu'),
+                              *([L.BatchNormalization(momentum=momentum)] if mistake and 'bn' in mistake else []),
+                              L.Dense(32, activation='relu'), L.Dense(128, activation='relu'),
+                              L.Dense(784, activation='sigmoid')])
+    rate, callbacks = 1e-3, []
+    if mistake in ('decay_every_step', 'decay_slow'):
+        rate = keras.optimizers.schedules.ExponentialDecay(1e-3, decay_steps=1 if mistake == 'decay_every_step'
+                                                           else 1000, decay_rate=0.5)
+    if mistake == 'callback_to_0':
+        callbacks.append(keras.callbacks.LearningRateScheduler(lambda epoch, lr: 0.0 if epoch else lr))
+    if mistake == 'trainable_false':
+        model.trainable = False
+    if mistake == 'frozen_decoder':
+        for layer in model.layers[2:]:
+            layer.trainable = False
+    model.compile(optimizer=keras.optimizers.Adam(rate), loss='mse')
+    monitor = KerasMonitor(X[:300], verbose=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', UserWarning)  # "The model does not have any trainable weights"
+        model.fit(X, X, epochs=10, batch_size=256 if mistake and 'bn' in mistake else 64, verbose=0,
+                  callbacks=callbacks + [monitor])
+    return monitor
+
+
+KERAS_CAUSES = {'decay_every_step': 'learning_rate_scheduled_to_zero', 'callback_to_0': 'learning_rate_scheduled_to_zero',
+                'trainable_false': 'frozen_weights', 'frozen_decoder': 'frozen_weights', 'bn': 'eval_mode_gap'}
+KERAS_FIXES = {'decay_every_step': 'decay_slow', 'callback_to_0': None, 'trainable_false': None,
+               'frozen_decoder': None, 'bn': 'bn_momentum_0.9'}
+
+
+@pytest.mark.parametrize('mistake', sorted(KERAS_CAUSES))
+def test_keras_mistakes_are_named_and_their_fix_learns(mistake):
+    monitor = keras_fit(mistake)
+    assert KERAS_CAUSES[mistake] in failures(monitor.findings), monitor.findings
+    assert 'learning_rate_low' not in failures(monitor.findings) and 'unexplained' not in failures(monitor.findings)
+    if mistake == 'decay_every_step':
+        assert any('ExponentialDecay brought it from 0.001' in f['evidence'] for f in monitor.findings)
+    assert failures(keras_fit(KERAS_FIXES[mistake]).findings) == []
