@@ -160,7 +160,7 @@ class Chunk:
     output: np.ndarray                    # the reconstruction
     loss: float                           # the reconstruction's loss, mean over the chunk's rows
     total: float                          # the loss the model trains on (extra losses, a KL term), mean over rows
-    grads: Mapping[str, Optional[np.ndarray]]  # {kernel key: gradient of `total`} (None: the kernel is unused)
+    grads: Mapping[str, Optional[np.ndarray]]  # {kernel key: gradient of `total`} (None: unused; {}: not asked)
     rows: int
     mean: Optional[np.ndarray] = None     # a VAE's posterior mean
     log_variance: Optional[np.ndarray] = None
@@ -197,9 +197,9 @@ class Probe(Protocol):
     frozen: list                    # the weight layers whose weights cannot train
     framework: str                  # the fix texts' key: 'keras', 'torch'
 
-    def measure(self, x: np.ndarray, targets: np.ndarray, received: bool) -> Chunk:
-        """The model on a chunk of the sample: measured values, output, losses, gradients (and what the first weight
-        layer received, when `received`)."""
+    def measure(self, x: np.ndarray, targets: np.ndarray, received: bool, gradients: bool) -> Chunk:
+        """The model on a chunk of the sample: measured values, output, losses, gradients (when `gradients`) and what
+        the first weight layer received (when `received`)."""
 
     def weights(self) -> dict:
         """{kernel key: its values now, as a numpy array}."""

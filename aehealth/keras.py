@@ -232,7 +232,7 @@ class Probe:
             raise UsageError(f'the loss cannot compare the targets (rows of shape {tuple(targets.shape[1:])}) with the '
                              f'output (rows of shape {self.output_shape}): pass one target per input, shaped like the '
                              f'output') from None
-        self._step = self._make_step()
+        self._steps = {}
 
     def _fit_error(self, sample, error):
         """One line for a sample the model cannot take."""
@@ -322,35 +322,43 @@ class Probe:
         self.to_output = None if not self.from_logits else (
             np.log if 'categorical' in self.loss_name.lower() else core.logit)
 
-    def _make_step(self):
-        model, kernels = self.model, list(self.kernels.values())
+    def _step(self, x, t, gradients):
+        """The traced measurement of a chunk, with or without the kernels' gradients: traced once each per model (the
+        batch dimension left open)."""
+        key = gradients, x.dtype, t.dtype
+        if key not in self._steps:
+            model, kernels = self.model, list(self.kernels.values())
+            spec = [tf.TensorSpec((None,) + x.shape[1:], tf.as_dtype(x.dtype)),
+                    tf.TensorSpec((None,) + t.shape[1:], tf.as_dtype(t.dtype))]
 
-        @tf.function(reduce_retracing=True)
-        def step(x, t):
-            record = []
-            with tf.GradientTape() as tape:
-                with _recording(self.leaves, record):
-                    out = self.forward(x)
-                recon, mean, log_variance = self.outputs.parts(out)
-                data = self.loss_fn(t, recon)
-                extra = [tf.cast(v, tf.float32) for v in model.losses]
-                total = data + tf.add_n(extra) if extra else data
-            grads = tape.gradient(total, kernels)
-            values = [recon if k is RECON else _first(record[k][2]) for k in self.measured]
-            received = record[self.received][1] if self.received is not None else tf.zeros((0,))
-            return values, recon, data, total, grads, received, \
-                mean if mean is not None else tf.zeros((0,)), log_variance if log_variance is not None else tf.zeros((0,))
-        return step
+            @tf.function(input_signature=spec)
+            def step(x, t):
+                record = []
+                with tf.GradientTape() if gradients else contextlib.nullcontext() as tape:
+                    with _recording(self.leaves, record):
+                        out = self.forward(x)
+                    recon, mean, log_variance = self.outputs.parts(out)
+                    data = self.loss_fn(t, recon)
+                    extra = [tf.cast(v, tf.float32) for v in model.losses]
+                    total = data + tf.add_n(extra) if extra else data
+                grads = tape.gradient(total, kernels) if gradients else []
+                values = [recon if k is RECON else _first(record[k][2]) for k in self.measured]
+                received = record[self.received][1] if self.received is not None else tf.zeros((0,))
+                nothing = tf.zeros((0,))
+                return values, recon, data, total, grads, received, \
+                    nothing if mean is None else mean, nothing if log_variance is None else log_variance
+            self._steps[key] = step
+        return self._steps[key](x, t)
 
     def measuring(self):
         """For the duration of a check: the model's collected losses and random state put back afterwards."""
         return _untouched(self.model)
 
-    def measure(self, x, targets, received=False):
-        """One chunk of the sample, measured (aehealth.contracts.Chunk)."""
-        values, recon, data, total, grads, seen, mean, log_variance = self._step(x, targets)
-        return Chunk(values={layer['key']: np.asarray(v) for layer, v in zip(self.net['layers'], values)}, output=np.asarray(recon),
-                     loss=float(data), total=float(total),
+    def measure(self, x, targets, received=False, gradients=True):
+        """One chunk of the sample, measured (aehealth.contracts.Chunk); without `gradients`, no tape."""
+        values, recon, data, total, grads, seen, mean, log_variance = self._step(x, targets, gradients)
+        return Chunk(values={layer['key']: np.asarray(v) for layer, v in zip(self.net['layers'], values)},
+                     output=np.asarray(recon), loss=float(data), total=float(total),
                      grads={name: None if g is None else np.asarray(g) for name, g in zip(self.kernels, grads)},
                      rows=len(x), mean=np.asarray(mean) if mean.shape[0] else None,
                      log_variance=np.asarray(log_variance) if log_variance.shape[0] else None,
@@ -430,11 +438,11 @@ class HealthMonitor(core.Results, keras.callbacks.Callback):
     is stuck (and `metrics` holds every number). With `out`, a folder gets health.json, health.png and TensorBoard
     scalars. `targets`: what the model should output for `sample` (default: the sample itself). `forward`: for a
     model without `call` or compiled loss, a function from inputs to the reconstruction, or to (reconstruction,
-    mean, log-variance)."""
+    mean, log-variance). `every='auto'` spaces the checks so that they take at most `budget` of the training time."""
 
-    def __init__(self, sample, every=1, out=None, targets=None, verbose=True, forward=None):
+    def __init__(self, sample, every=1, out=None, targets=None, verbose=True, forward=None, budget=core.BUDGET):
         super().__init__()
-        self.monitor = core.Monitor(sample, targets, every, out, verbose, framework='keras')
+        self.monitor = core.Monitor(sample, targets, every, out, verbose, framework='keras', budget=budget)
         self.forward = forward
 
     def on_train_begin(self, logs=None):

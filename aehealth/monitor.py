@@ -21,6 +21,9 @@ import numpy as np
 from aehealth import rules, stats
 from aehealth.contracts import METRICS_VERSION, UsageError
 
+GRADIENT_ROWS = 256  # the gradients are taken on the sample's first 256 rows, its values on all: a check costs about
+# one training pass over the sample (docs/speed.md); the gradient norms of 256 rows against 1000: docs/rules.md
+
 def as_rows(array, name='sample'):
     """`array` checked to be a non-empty numpy array of at least MIN_ROWS finite rows; one-line errors otherwise."""
     if isinstance(array, (list, tuple)):
@@ -56,10 +59,16 @@ def pair(sample, targets):
     return sample, targets
 
 
+BUDGET = 0.05  # every='auto': checks are spaced so that the monitor takes at most 5% of the training time
+
+
 def check_every(every):
-    """`every` checked to be a whole number of epochs, at least 1."""
+    """`every` checked to be a whole number of epochs, at least 1, or 'auto' (spaced by the time budget)."""
+    if every == 'auto':
+        return every
     if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
-        raise UsageError(f'every={every!r}: give a whole number of epochs, at least 1 (every=1 checks each epoch)')
+        raise UsageError(f'every={every!r}: give a whole number of epochs, at least 1 (every=1 checks each epoch), or '
+                         f'\'auto\' (checks spaced to take at most {BUDGET:.0%} of the training time)')
     return int(every)
 
 
@@ -118,7 +127,7 @@ class Check:
         self.acts = {layer['key']: layer['activation'] for layer in net['layers']}
         self.channels = channels or {}  # {key: the channels' axis} of maps and sequences
         self.sums, self.outputs, self.latent = {}, [], ([], [])
-        self.grads, self.loss, self.total, self.rows = {}, 0.0, 0.0, 0
+        self.grads, self.loss, self.total, self.rows, self.grad_rows = {}, 0.0, 0.0, 0, 0
 
     def add(self, chunk):
         """One chunk (aehealth.contracts.Chunk)."""
@@ -130,6 +139,7 @@ class Check:
         self.outputs.append(np.asarray(chunk.output))
         for name, g in chunk.grads.items():
             self.grads[name] = self.grads.get(name, 0.0) + (0.0 if g is None else np.asarray(g, np.float64) * rows)
+        self.grad_rows += rows if chunk.grads else 0
         self.loss += float(chunk.loss) * rows
         self.total += float(chunk.total) * rows
         self.rows += rows
@@ -142,7 +152,7 @@ class Check:
         out = np.concatenate(self.outputs)
         n = max(self.rows, 1)
         snap = {'epoch': epoch, 'layers': {k: stats.layer_health(s, self.acts[k]) for k, s in self.sums.items()},
-                'grad_norm': {k: float(np.linalg.norm(g / n)) for k, g in self.grads.items()},
+                'grad_norm': {k: float(np.linalg.norm(g / max(self.grad_rows, 1))) for k, g in self.grads.items()},
                 'update': {k: stats.update_ratio(w, previous[k]) if previous else None for k, w in weights.items()},
                 'output_diversity': stats.output_diversity(dense, out), 'loss': self.loss / n}
         if abs(self.total - self.loss) > 1e-12 * max(abs(self.loss), 1.0):
@@ -243,10 +253,11 @@ class Session:
         """Measure the model now, chunk by chunk, and keep the snapshot."""
         p, first = self.probe, self.weights is None
         check, received = Check(p.net, p.channels), []
+        n, g = len(self.sample), min(GRADIENT_ROWS, len(self.sample))
         with p.measuring():
-            for i in range(0, len(self.sample), p.chunk):
-                chunk = p.measure(self.sample[i:i + p.chunk], self.targets[i:i + p.chunk],
-                                  received=first and p.received_by is not None)
+            for lo, hi in [(0, g)] + [(i, min(i + p.chunk, n)) for i in range(g, n, p.chunk)]:
+                chunk = p.measure(self.sample[lo:hi], self.targets[lo:hi], received=first and p.received_by is not None,
+                                  gradients=lo == 0)
                 check.add(chunk)
                 if chunk.received is not None:
                     received.append(np.asarray(chunk.received, np.float32))
@@ -325,9 +336,13 @@ class Monitor:
     that raises becomes a finding ("could not measure ..."), never an exception in the user's training; a user's
     mistake found before training starts (attach with `inside_training=False`) is raised, in one line."""
 
-    def __init__(self, sample, targets=None, every=1, out=None, verbose=True, framework='keras'):
+    def __init__(self, sample, targets=None, every=1, out=None, verbose=True, framework='keras', budget=BUDGET):
         self.sample, self.targets = pair(sample, targets)
         self.every, self.out, self.verbose, self.framework = check_every(every), check_out(out), verbose, framework
+        if not (isinstance(budget, (int, float)) and 0 < budget < 1):
+            raise UsageError(f'budget={budget!r}: give the share of the training time the monitor may take, between '
+                             f'0 and 1 (for example 0.05)')
+        self.budget = budget
         self.findings, self.metrics, self.seconds = [], None, 0.0
         self.reset()
 
@@ -336,6 +351,8 @@ class Monitor:
         self.record = Record(self.out, fixes=self.framework)
         self.health, self.session, self.start, self.epochs_done = self.record.health, None, None, 0
         self.nonfinite, self.before, self.step_update, self.armed = None, None, None, False
+        self.seconds, self.began, self.seconds_before, self.check_seconds = 0.0, None, 0.0, 0.0  # own time, when
+        # training began and own time by then, the last check's time (every='auto' spaces checks by them)
 
     @contextlib.contextmanager
     def guard(self, what, inside_training=True):
@@ -367,8 +384,11 @@ class Monitor:
         """Training starts at `epoch` (fit's initial_epoch): the first check, of the untrained model."""
         self.start = epoch
         if self.session is not None:
+            t0 = time.perf_counter()
             with self.guard('the untrained model'):
                 self.session.check(epoch)
+            self.check_seconds = time.perf_counter() - t0
+        self.began, self.seconds_before = time.perf_counter(), self.seconds
         self.armed = self.due(ahead=1)
 
     def step_begins(self):
@@ -394,15 +414,23 @@ class Monitor:
         if loss is not None and not math.isfinite(float(loss)):
             self.nonfinite = self.nonfinite or f'the training loss is {float(loss)} in epoch {epoch}'
         if self.session is not None and self.due():
+            t0 = time.perf_counter()
             with self.guard(f'the model after epoch {epoch}'):
                 self.session.check(epoch, self.step_update)
                 self._judge(epoch)
+            self.check_seconds = time.perf_counter() - t0
             self.step_update = None
         self.armed = self.due(ahead=1)
 
     def due(self, ahead=0):
-        """Whether the epoch `ahead` epochs from now ends with a check."""
-        return (self.epochs_done + ahead) % self.every == 0
+        """Whether the epoch `ahead` epochs from now ends with a check (every='auto': now, if one more check keeps
+        the monitor's time within the budget's share of the training time; ahead, maybe)."""
+        if self.every != 'auto':
+            return (self.epochs_done + ahead) % self.every == 0
+        if ahead:
+            return True
+        training = time.perf_counter() - (self.began or time.perf_counter()) - (self.seconds - self.seconds_before)
+        return self.seconds + self.check_seconds <= self.budget * training
 
     def _judge(self, epoch):
         """The findings as they stand, and with `verbose` a line: the epoch, the loss, and any new failure."""

@@ -33,20 +33,24 @@ class Outputs:
         return tuple(None if k is None else values[k] for k in (self.recon, self.mean, self.log_variance))
 
 
-def outputs(names, shapes, fits, used, notes):
+def outputs(names, shapes, fits, used, notes, passthrough=None):
     """The Outputs of a model that returned several values (names, shapes per row (None: not a tensor), whether each
-    is shaped like the targets, whether the loss compares it): a VAE's, or the reconstruction's alone, noted."""
-    if is_vae(shapes):
-        return Outputs(0, 1, 2, names[0])
-    k, note = reconstruction(names, shapes, fits, used)
+    is shaped like the targets, whether the loss compares it, whether it is the input handed back, as
+    AntixK/PyTorch-VAE's [reconstruction, input, mu, log_var]): a VAE's, or the reconstruction's alone, noted."""
+    keep = [k for k in range(len(shapes)) if not (passthrough and passthrough[k])]
+    if is_vae([shapes[k] for k in keep]):
+        return Outputs(*keep, name=names[keep[0]])
+    k, note = reconstruction([names[k] for k in keep], [shapes[k] for k in keep], [fits[k] for k in keep],
+                             [used[k] for k in keep], len(shapes))
     notes.append(note)
-    return Outputs(k, name=names[k])
+    return Outputs(keep[k], name=names[keep[k]])
 
 
-def reconstruction(names, shapes, fits, used):
+def reconstruction(names, shapes, fits, used, returned=None):
     """(index, note) of the reconstruction among a model's outputs (not a VAE's): the one the loss compares that is
     shaped like the targets (`fits`, as the framework lays classes out), or the only one the loss compares.
-    `names` and `shapes` (per row; None for what is not a tensor) say how to name them."""
+    `names` and `shapes` (per row; None for what is not a tensor) say how to name them; `returned`: how many values
+    the model returned, if more than these."""
     shaped = [k for k in range(len(shapes)) if used[k] and fits[k]]
     compared = [k for k in range(len(shapes)) if used[k]]
     if len(shaped) == 1:
@@ -55,10 +59,11 @@ def reconstruction(names, shapes, fits, used):
         k, why = compared[0], 'the only one the loss compares'
     else:
         listed = ', '.join(f'{name} {shape}' for name, shape in zip(names, shapes) if shape is not None)
-        raise UsageError(f'the model has {len(shapes)} outputs ({listed}) and {"none" if not shaped else "several"} of '
-                         f'them is shaped like the targets: pass forward=, a function from inputs to the '
-                         f'reconstruction (for example forward=lambda x: model(x)[k] with k its position)')
-    return k, (f'the model returns {len(shapes)} outputs: {names[k]} (rows {shapes[k]}) is judged as the '
+        raise UsageError(f'the model has {returned or len(shapes)} outputs ({listed}) and '
+                         f'{"none" if not shaped else "several"} of them is shaped like the targets: pass forward=, a '
+                         f'function from inputs to the reconstruction (for example forward=lambda x: model(x)[k] with '
+                         f'k its position)')
+    return k, (f'the model returns {returned or len(shapes)} outputs: {names[k]} (rows {shapes[k]}) is judged as the '
                f'reconstruction, {why} (forward= chooses another)')
 
 

@@ -230,9 +230,8 @@ class Probe:
                 raise UsageError(f'loss_fn returned a tensor of shape {tuple(loss.shape)}, not one number: reduce it '
                                  f'as your loop does before backward() (for example nn.MSELoss(), whose reduction is '
                                  f'the mean, or loss_fn(out, x).mean())')
-            self._find_reconstruction(out, loss, t)
+            self._find_reconstruction(out, loss, t, xt)
             recon, mean, log_variance = self.outputs.parts(out)
-            self.latent = mean.shape[1] if mean is not None else None
             self.output_shape = tuple(recon.shape[1:])
             name = _loss_name(self.loss_fn)
             self.from_logits = any(word in name.lower() for word in LOGIT_LOSSES) or name == 'CrossEntropyLoss'
@@ -258,7 +257,7 @@ class Probe:
         if first is not None and not isinstance(first[1], nn.Embedding):
             self.received, self.received_by = first[0], self.names.get(first[1])
 
-    def _find_reconstruction(self, out, loss, t):
+    def _find_reconstruction(self, out, loss, t, given):
         """Which element of a returned tuple is the reconstruction (the core decides, from what the loss compares and
         what is shaped like the targets), and which a VAE's posterior."""
         self.outputs = network.Outputs()
@@ -266,6 +265,8 @@ class Probe:
             return
         self.rows = [tuple(v.shape[1:]) if torch.is_tensor(v) else None for v in out]
         self.others = [None if torch.is_tensor(v) else v for v in out]  # passed back as returned, for the baselines
+        self.passthrough = [k for k, v in enumerate(out) if v is given]  # the input handed back (AntixK's VAEs)
+        self.returned = type(out)
         tensors = [k for k, v in enumerate(out) if torch.is_tensor(v)]
         graded = [k for k in tensors if out[k].requires_grad]
         grads = torch.autograd.grad(loss, [out[k] for k in graded], allow_unused=True, retain_graph=True) \
@@ -274,7 +275,8 @@ class Probe:
         target, ids = tuple(t.shape[1:]), np.issubdtype(np.asarray(t).dtype, np.integer)
         fits = [rows is not None and (rows == target or (ids and rows[1:] == target)) for rows in self.rows]
         self.outputs = network.outputs([f'element {k}' for k in range(len(out))], self.rows, fits,
-                                       [k in used for k in range(len(out))], self.notes)
+                                       [k in used for k in range(len(out))], self.notes,
+                                       [k in self.passthrough for k in range(len(out))])
 
     def _taps(self, record, recon):
         """Every tensor that could be measured, in the order the model makes them: each module's output (an RNN's
@@ -382,21 +384,22 @@ class Probe:
         def loss(rows, p):
             with torch.no_grad():
                 p = torch.as_tensor(np.ascontiguousarray(p), dtype=self.dtype, device=self.device)
-                return float(self.loss_fn(self._as_output(p), self._in(targets[rows])))
+                target = self._in(targets[rows])
+                return float(self.loss_fn(self._as_output(p, target), target))
         return loss
 
-    def _as_output(self, recon, mean=None):
-        """A reconstruction as the model would return it: for a VAE, with a posterior equal to the prior; in any other
-        tuple, beside zeros in place of the other elements."""
-        if self.outputs.recon is None:
+    def _as_output(self, recon, given):
+        """A reconstruction as the model would return it, for its reconstruction's loss alone: a VAE's posterior
+        equal to the prior, the input handed back where the model hands it back (`given`), zeros elsewhere."""
+        o = self.outputs
+        if o.recon is None:
             return recon
-        if self.outputs.vae:
-            zeros = torch.zeros((len(recon), self.latent), device=recon.device) if mean is None else mean
-            return recon, zeros, torch.zeros_like(zeros)
-        out = [other if rows is None else torch.zeros((len(recon),) + rows, device=recon.device)
+        out = [other if rows is None else torch.zeros((len(recon),) + rows, dtype=recon.dtype, device=recon.device)
                for rows, other in zip(self.rows, self.others)]
-        out[self.outputs.recon] = recon
-        return tuple(out)
+        out[o.recon] = recon
+        for k in self.passthrough:
+            out[k] = given
+        return tuple(out) if self.returned is tuple else out
 
     @contextlib.contextmanager
     def measuring(self):
@@ -404,17 +407,18 @@ class Probe:
         with _untouched(self.model, self.device), torch.enable_grad():
             yield
 
-    def measure(self, x, targets, received=False):
-        """One chunk of the sample, measured (aehealth.contracts.Chunk)."""
+    def measure(self, x, targets, received=False, gradients=True):
+        """One chunk of the sample, measured (aehealth.contracts.Chunk); without `gradients`, no graph is made."""
         xb, tb = self._in(x), self._in(targets)
-        record, out = self._run(xb)
-        if len(record) != self.length:
-            raise RuntimeError(f'the model ran {len(record)} modules on this chunk and {self.length} when first '
-                               f'measured: a forward() that changes with the data cannot be followed')
-        recon, mean, log_variance = self.outputs.parts(out)
-        total = self.loss_fn(out, tb)
-        data = self.loss_fn(self._as_output(recon, torch.zeros_like(mean)), tb) if self.outputs.vae else total
-        params = list(self.kernels.values())
+        with torch.set_grad_enabled(gradients):
+            record, out = self._run(xb)
+            if len(record) != self.length:
+                raise RuntimeError(f'the model ran {len(record)} modules on this chunk and {self.length} when first '
+                                   f'measured: a forward() that changes with the data cannot be followed')
+            recon, mean, log_variance = self.outputs.parts(out)
+            total = self.loss_fn(out, tb)
+            data = self.loss_fn(self._as_output(recon, xb), tb) if self.outputs.vae else total
+        params = list(self.kernels.values()) if gradients else []
         grads = torch.autograd.grad(total, params, allow_unused=True) if params else []
         return Chunk(values={key: _cpu(self._tensor(tap, record, recon)) for key, tap in self.taps},
                      output=_cpu(recon), loss=float(data.detach()), total=float(total.detach()),
@@ -443,7 +447,7 @@ class Probe:
                     xb, tb = self._in(x[i:i + self.chunk]), self._in(targets[i:i + self.chunk])
                     out = self.forward(xb)
                     recon, mean, _ = self.outputs.parts(out)
-                    loss = self.loss_fn(self._as_output(recon, torch.zeros_like(mean)), tb) if self.outputs.vae \
+                    loss = self.loss_fn(self._as_output(recon, xb), tb) if self.outputs.vae \
                         else self.loss_fn(out, tb)
                     total += float(loss) * len(xb)
         finally:
@@ -513,7 +517,7 @@ class LoopWatch:
         scale = float(g.norm()) or 1.0
         cleared, carried = float((g - i).norm()) / scale, float((g - i - b).norm()) / scale
         if carried < 1e-4 < cleared:
-            self.loop['carried'] = dict(step=self.steps, share=float(b.norm() / g.norm()))
+            self.loop.setdefault('carried', dict(step=self.steps, share=float(b.norm() / g.norm())))  # the first
 
     def learning_rate(self):
         """{'start', 'now', 'by'}: the rate now, and what set it (a scheduler found beside the optimizer)."""
@@ -562,15 +566,16 @@ class HealthMonitor(core.Results):
     leaving a `with` block) says why it is stuck: `findings`, and `metrics` with every number. With `optimizer`, its
     step hooks measure one step's update per checked epoch. With `out`, a folder gets health.json, health.png and
     TensorBoard scalars. `targets`: what the model should output for `sample` (default: the sample itself).
-    `forward`: a function from inputs to what `loss_fn` takes, for a model that needs more than `model(x)`."""
+    `forward`: a function from inputs to what `loss_fn` takes, for a model that needs more than `model(x)`.
+    `every='auto'` spaces the checks so that they take at most `budget` of the training time."""
 
     def __init__(self, model, sample, loss_fn, optimizer=None, targets=None, every=1, out=None, verbose=True,
-                 forward=None):
+                 forward=None, budget=core.BUDGET):
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
         if optimizer is not None and not hasattr(optimizer, 'register_step_pre_hook'):
             raise UsageError(f'optimizer is a {type(optimizer).__name__}, not a torch.optim.Optimizer: pass the '
                              f'optimizer your loop steps, or none')
-        self.monitor = core.Monitor(*_pair(sample, targets), every, out, verbose, framework='torch')
+        self.monitor = core.Monitor(*_pair(sample, targets), every, out, verbose, framework='torch', budget=budget)
         self._handles, self._finished, self._watched = [], False, False
         if optimizer is None:
             self.monitor.record.notes.append('no optimizer given: the learning-rate rules were skipped (pass '

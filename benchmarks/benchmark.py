@@ -216,6 +216,71 @@ def worker_torch(x, epochs, sample, monitor):
     return seconds / epochs, share, dict(shares, check_seconds=total / 3)
 
 
+COST_BATCH = 128  # the batch size of the cost measurements, as the tutorials train
+
+
+def worker_cost(framework, x, epochs, sample):
+    """What one check costs against a training pass over the same rows, and the share every='auto' takes of a run."""
+    if framework == 'keras':
+        import keras
+
+        from aehealth.keras import HealthMonitor
+        from cases import question
+        keras.utils.set_random_seed(0)
+        model = question.network(fixed=True)
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss='mse')
+
+        def fit(callbacks, n_epochs):
+            model.fit(x, x, batch_size=COST_BATCH, epochs=n_epochs, shuffle=True, verbose=0, callbacks=callbacks)
+        fit([], 1)  # trace and compile first
+        make = lambda every: HealthMonitor(x[:sample], every=every, verbose=False)  # noqa: E731
+        run = lambda monitor, n_epochs: fit([monitor], n_epochs)  # noqa: E731
+    else:
+        import torch
+        from torch import nn
+
+        from aehealth.torch import HealthMonitor
+        torch.manual_seed(0)
+        images = torch.as_tensor(x.reshape(-1, 1, 28, 28))
+        model, loss_fn = torch_conv_autoencoder(), nn.MSELoss()
+        optimizer = torch.optim.Adam(model.parameters(), 1e-3)
+
+        def run(monitor, n_epochs):
+            for _ in range(n_epochs):
+                order = torch.randperm(len(images))
+                for i in range(0, len(images), COST_BATCH):
+                    batch = images[order[i:i + COST_BATCH]]
+                    optimizer.zero_grad()
+                    loss_fn(model(batch), batch).backward()
+                    optimizer.step()
+                if monitor:
+                    monitor.epoch_end()
+            if monitor:
+                monitor.finish()
+        run(None, 1)  # warm up
+        make = lambda every: HealthMonitor(model, x[:sample].reshape(-1, 1, 28, 28), loss_fn, optimizer,  # noqa: E731
+                                           every=every, verbose=False)
+    t0 = time.perf_counter()
+    run(None, 1) if framework == 'torch' else fit([], 1)
+    epoch = time.perf_counter() - t0
+    monitor = make(1)
+    if framework == 'keras':
+        monitor.set_model(model)
+        monitor.on_train_begin()
+        monitor.on_epoch_begin(0)
+    session = monitor.monitor.session
+    t0 = time.perf_counter()
+    for k in range(3):
+        session.check(k + 1)
+    check = (time.perf_counter() - t0) / 3
+    auto = make('auto')
+    t0 = time.perf_counter()
+    run(auto, epochs)
+    seconds = time.perf_counter() - t0
+    return dict(epoch=epoch, per_pass=epoch * sample / len(x), check=check, auto_share=auto.seconds /
+                (seconds - auto.seconds), auto_checks=len(auto.health), epochs=epochs, images=len(x))
+
+
 def run_worker(kind, args, *extra):
     out = subprocess.run([sys.executable, __file__, '--worker', kind, '--data', args.data or '',
                           '--images', str(args.images), '--epochs', str(args.epochs), '--sample', str(args.sample),
@@ -274,6 +339,26 @@ def time_table(run):
     return '\n'.join(rows)
 
 
+def cost_table(args):
+    """Per check, in seconds and against a training pass over the sample's rows; every='auto''s share of a run."""
+    rows = ['| front-end | images | training pass over the sample\'s rows | one check | check / pass | '
+            'every=\'auto\': checks in the run | its share of the training time |', '|---|---|---|---|---|---|---|']
+    for framework in ('keras', 'torch'):
+        for images, epochs in ((10000, 10), (70000, 3)):
+            extra = ['--images', str(images), '--epochs', str(epochs)]
+            got = json.loads(subprocess.run(
+                [sys.executable, __file__, '--worker', f'cost_{framework}', '--data', args.data or '',
+                 '--sample', str(args.sample), *extra], capture_output=True, text=True, cwd=ROOT,
+                check=True).stdout.strip().splitlines()[-1])
+            rows.append(f'| {framework} | {images} | {got["per_pass"]:.3f} s | {got["check"]:.3f} s | '
+                        f'{got["check"] / got["per_pass"]:.2f} | {got["auto_checks"]} in {epochs} epochs | '
+                        f'{got["auto_share"]:.1%} |')
+            print(rows[-1], flush=True)
+    print(f'\nthe cost of a check ({args.sample} rows; Keras: the question\'s fixed network, PyTorch: the tutorials\' '
+          f'conv autoencoder; batch {COST_BATCH}):\n')
+    print('\n'.join(rows), flush=True)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--data', default=None, help='MNIST file, as for autoencoder.py (default: its search order)')
@@ -281,9 +366,10 @@ def main():
     p.add_argument('--epochs', type=int, default=1, help='timed passes per measurement (default: %(default)s)')
     p.add_argument('--repeats', type=int, default=5, help='measurements of each side (default: %(default)s)')
     p.add_argument('--sample', type=int, default=1000, help='rows the health monitor measures (default: %(default)s)')
-    p.add_argument('--only', choices=('faithful', 'probe', 'callback', 'torch', 'step'), action='append',
+    p.add_argument('--only', choices=('faithful', 'probe', 'callback', 'torch', 'step', 'cost'), action='append',
                    help='run only these parts (default: all)')
-    p.add_argument('--worker', choices=('ours', 'keras', 'probe', 'callback', 'plain', 'torch', 'torch_plain'),
+    p.add_argument('--worker', choices=('ours', 'keras', 'probe', 'callback', 'plain', 'torch', 'torch_plain',
+                                        'cost_keras', 'cost_torch'),
                    help=argparse.SUPPRESS)
     p.add_argument('--run', help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -295,6 +381,9 @@ def main():
         if args.worker in ('callback', 'plain'):
             seconds, share = worker_callback(x, args.epochs, args.sample, monitor=args.worker == 'callback')
             print(json.dumps({'seconds_per_epoch': seconds, 'own_share': share}))
+            return
+        if args.worker in ('cost_keras', 'cost_torch'):
+            print(json.dumps(worker_cost(args.worker.split('_')[1], x, args.epochs, args.sample)))
             return
         if args.worker in ('torch', 'torch_plain'):
             seconds, share, where = worker_torch(x, args.epochs, args.sample, monitor=args.worker == 'torch')
@@ -360,6 +449,8 @@ def main():
         for words in where[0]:
             if words != 'check_seconds':
                 print(f'| {words} | {statistics.median(w[words] for w in where):.0%} |')
+    if 'cost' in parts:
+        cost_table(args)
     if 'step' in parts:
         ours, keras = [], []
         for k in range(args.repeats):

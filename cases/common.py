@@ -73,8 +73,26 @@ def run(case, fixed=False, seed=0):
                 seconds=time.perf_counter() - t0, model=model, sample=sample, targets=targets)
 
 
+def plain_epoch(model, optimizer, loss_fn, xt, yt, batch_size, scheduler=None):
+    """One epoch of the tutorials' loop: shuffled batches, zero_grad, backward, step; the scheduler stepped after it.
+    Returns the last batch's loss."""
+    import torch
+    model.train()
+    order = torch.randperm(len(xt))
+    for i in range(0, len(xt), batch_size):
+        rows = order[i:i + batch_size]
+        optimizer.zero_grad()
+        loss = loss_fn(model(xt[rows]), yt[rows])
+        loss.backward()
+        optimizer.step()
+    if scheduler is not None:
+        scheduler.step()
+    return loss
+
+
 def run_torch(case, fixed=False, seed=0):
-    """A PyTorch case: the plain training loop of the tutorials, with aehealth.torch beside it."""
+    """A PyTorch case: the loop its report ran (the tutorials' plain loop unless the case gives its own `epoch`),
+    with aehealth.torch beside it."""
     import torch
 
     from aehealth.torch import HealthMonitor as TorchMonitor
@@ -87,19 +105,14 @@ def run_torch(case, fixed=False, seed=0):
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', UserWarning)  # MSELoss' broadcast warning: a case reproduces what it warns of
         before = torch_preflight(model, sample, loss_fn, targets=targets, verbose=False)
-        optimizer = spec['optimizer'](model.parameters())
+        optimizer = spec['make_optimizer'](model) if 'make_optimizer' in spec else spec['optimizer'](model.parameters())
+        scheduler = spec['scheduler'](optimizer) if 'scheduler' in spec else None
         monitor = TorchMonitor(model, sample, loss_fn, optimizer, targets=targets, every=spec.get('every', 1),
                                verbose=False)
         xt, yt = torch.as_tensor(x), torch.as_tensor(y)
+        epoch = spec.get('epoch', plain_epoch)
         for _ in range(spec['epochs']):
-            model.train()
-            order = torch.randperm(len(xt))
-            for i in range(0, len(xt), spec['batch_size']):
-                rows = order[i:i + spec['batch_size']]
-                optimizer.zero_grad()
-                loss = loss_fn(model(xt[rows]), yt[rows])
-                loss.backward()
-                optimizer.step()
+            loss = epoch(model, optimizer, loss_fn, xt, yt, spec['batch_size'], scheduler)
             monitor.epoch_end(loss.item())
         monitor.finish()
     return dict(preflight=before, findings=monitor.findings, metrics=monitor.metrics,

@@ -222,3 +222,28 @@ def test_the_command_line_names_what_a_file_is_when_it_cannot_read_it(tmp_path):
 def test_what_is_not_finite_is_said_in_words():
     assert core.nonfinite_words(float('nan'), []) == 'the loss is nan'
     assert core.nonfinite_words(0.1, ['a', 'b', 'c', 'd']) == 'weights of a, b, c and more'
+
+
+def test_every_auto_spaces_the_checks_to_keep_the_monitor_within_its_budget(monkeypatch):
+    """A fake clock: each epoch trains for 1 s and each check takes 0.2 s; at 5% the monitor may check every 4th."""
+    clock = [0.0]
+    monkeypatch.setattr(core.time, 'perf_counter', lambda: clock[0])
+    monitor = core.Monitor(X[:300], every='auto', verbose=False, budget=0.05)
+
+    class Session:
+        def check(self, epoch, step_update=None):
+            clock[0] += 0.2
+            monitor.health.append({'epoch': epoch})
+
+        def metrics(self, *args):
+            return {'findings': []}
+    monitor.session = Session()
+    monitor.begin(0)
+    for _ in range(40):
+        clock[0] += 1.0  # an epoch of training
+        monitor.epoch_end()
+    checked = [h['epoch'] for h in monitor.health]
+    assert checked[0] == 0 and 8 <= len(checked) <= 10, checked  # 0.2 s a check within 5% of 40 s: 10 at most
+    assert monitor.seconds <= 0.05 * 40 + 1e-9
+    with pytest.raises(UsageError):
+        core.Monitor(X[:300], every='auto', budget=5)
