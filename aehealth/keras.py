@@ -473,3 +473,29 @@ class HealthMonitor(core.Results, keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         self.monitor.finish(f'{self.model.name}: health over training')
+
+
+def trial(build, x, y=None, *, epochs=5, batch_size=32, seeds=(0,), changes='suggested', variants=None, jobs=1,
+          executor=None, out=None, verbose=True, resume=None, threads=1):
+    """Try the changes the rules suggest (or `changes`, a list of names; or `variants`, {name: build function}) on
+    your own model, each over `seeds`, and say which one unsticks it: a aehealth.trial.TrialReport (`.recommended`,
+    `.runs`, `.table()`), written to `out` (trial.json, trial.md, trial.png).
+
+    `build()` returns a new compiled model; `y`: its targets (default: x). Runs go to `jobs` worker processes
+    (spawned: guard your script with `if __name__ == '__main__':`), or to `executor`, any
+    concurrent.futures.Executor (a Dask client's `get_executor()`); each uses `threads` threads and deterministic
+    kernels, so any `jobs` gives the same numbers."""
+    from aehealth import trial as core_trial
+    x, y = core.pair(x, y)
+    if not callable(build):
+        raise UsageError(f'build={build!r} is not callable: pass the function that makes and compiles your model')
+    for name, value in (('epochs', epochs), ('batch_size', batch_size), ('threads', threads)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise UsageError(f'{name}={value!r}: give a whole number, at least 1')
+    if variants is not None and not (isinstance(variants, dict) and all(callable(v) for v in variants.values())):
+        raise UsageError('variants: give a dict {name: a function that builds and compiles the variant model}')
+    common = dict(build=build, x=x, y=y, epochs=epochs, batch_size=batch_size, threads=threads,
+                  settings=dict(framework='keras', epochs=epochs, batch_size=batch_size, rows=len(x), threads=threads,
+                                keras=keras.__version__, backend=keras.backend.backend()))
+    return core_trial.run('aehealth.trial_keras', common, changes, variants, seeds, jobs, executor, out, verbose,
+                          resume)

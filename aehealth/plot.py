@@ -110,3 +110,27 @@ def plot_health(metrics, title, path, epoch_loss=None, epoch_baseline=None, epoc
     fig.suptitle(title + f'\n{verdict}' + (f' | warnings: {", ".join(named["warning"])}' if named['warning'] else ''),
                  fontsize=9)
     return _save(fig, path)
+
+
+def plot_trial(report, path):
+    """A trial: each run's loss over the mean target's after every epoch, one colour per change, the plateau drawn."""
+    fig, ax = plt.subplots(figsize=(10, 6), layout='constrained')
+    for k, change in enumerate(report.changes):
+        runs = [r for r in report.runs if r['change'] == change['change'] and r.get('epoch_ratios')]
+        for j, r in enumerate(runs):
+            y = np.array([np.nan if v is None else max(v, 1e-4) for v in r['epoch_ratios']], float)
+            label = (f'{change["words"]}' + (' (recommended)' if change['change'] == report.recommended else '')
+                     if j == 0 else None)
+            ax.semilogy(np.arange(len(y)), y, color=f'C{k % 10}', lw=2.2 if change['change'] == report.recommended
+                        else 1.2, ls='-' if change['change'] is not None else '--', marker='o', ms=3, label=label)
+    ax.axhline(rules.PLATEAU, color='gray', ls='--', lw=1, label=f'{rules.PLATEAU:g}x: the plateau')
+    ax.axhline(rules.PLATEAU_EXIT, color='gray', ls=':', lw=1, label=f'{rules.PLATEAU_EXIT:g}x: left the plateau')
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter('%g'))
+    ax.set_xlabel('epoch (0: untrained)', fontsize=9)
+    ax.set_ylabel('loss on the sample / the mean target\'s (above the loss\'s minimum)', fontsize=9)
+    ax.grid(alpha=0.3)
+    _legend_below(ax, ncol=2)
+    seeds = len(report.seeds)
+    ax.set_title(f'trial: each change on the model, {seeds} seed{"s" if seeds > 1 else ""} each; recommended: '
+                 f'{report.recommended or "nothing"}', fontsize=10)
+    return _save(fig, path)

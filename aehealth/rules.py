@@ -332,7 +332,7 @@ def _high_steps(ctx):
 # ---------------------------------------------------------------- the rules, in the order they are reported
 
 @rule('nonfinite', 'blocker', 'NaN or Inf', 'the loss or a weight is not finite', 'the loss or any weight',
-      'nothing finite can be learned from', 'lower the learning rate (divide it by 10) and check the inputs for NaN')
+      'nothing finite can be learned from', 'lower the learning rate (divide it by 10) and check the inputs for NaN', changes=('lr_div10', 'scale_inputs'))
 def nonfinite(ctx):
     if ctx.m.get('nonfinite'):
         return f'NaN or Inf: {ctx.m["nonfinite"]}'
@@ -345,7 +345,7 @@ def nonfinite(ctx):
       'and the best answer is their mean; PyTorch\'s `MSELoss` only warns, Keras\' losses often say nothing',
       {'keras': 'make the output the targets\' shape (a Reshape layer, or targets reshaped to the output\'s shape)',
        'torch': 'make the output the targets\' shape (output.view(target.shape), or targets reshaped); MSELoss only '
-                'warns'})
+                'warns'}, changes=('reshape_output',))
 def shape_mismatch(ctx):
     d = ctx.data
     if d and d.get('output_shape') is not None and d.get('target_shape') is not None \
@@ -364,7 +364,7 @@ def shape_mismatch(ctx):
                 'covers them (linear for any value, tanh for [-1,1])',
        'torch': 'scale the targets into the output\'s range (pixels: divide by 255; drop a Normalize that makes them '
                 'negative), or end forward() with an activation that covers them (none for any value, torch.tanh for '
-                '[-1,1])'})
+                '[-1,1])'}, changes=('targets_in_range', 'output_linear', 'output_tanh'))
 def targets_out_of_range(ctx):
     d = ctx.data
     if d and d['target_outside'] >= TARGET_SHARE:
@@ -378,7 +378,7 @@ def targets_out_of_range(ctx):
       'a softmax output of more than one unit whose targets do not sum to 1 (within 1%) along its axis',
       'softmax makes the outputs sum to 1: 784 pixels of a digit sum to about 100',
       {'keras': 'use sigmoid on the output (each pixel in [0,1] on its own)',
-       'torch': 'use torch.sigmoid on the output (each pixel in [0,1] on its own)'})
+       'torch': 'use torch.sigmoid on the output (each pixel in [0,1] on its own)'}, changes=('output_sigmoid',))
 def softmax_output(ctx):
     output = _output_layer(ctx)
     if not (ctx.data and _output_activation(ctx) == 'softmax' and output):
@@ -401,9 +401,9 @@ def softmax_output(ctx):
       fix_alone='untrained networks often start so, and most learn: train it with the monitor, which names a cause '
                 'if it stays so')
 def one_output(ctx):
-    if ctx.end is None or ctx.stale or ctx.end['output_diversity'] is None or ctx.end['output_diversity'] >= ONE_OUTPUT:
+    diversity = ctx.end['output_diversity'] if ctx.end is not None else None
+    if ctx.stale or diversity is None or not diversity < ONE_OUTPUT:  # NaN (a model that diverged) is not one output
         return None
-    diversity = ctx.end['output_diversity']
     if ctx.trained:
         falling = still_falling(ctx.m, *plateau_numbers(ctx.m)[1:3]) if ctx.m.get('baselines') else ''
         return f'one output for every input: output diversity {diversity:.3f} (0 = the same picture whatever the input){falling}'
@@ -568,7 +568,7 @@ def eval_mode_gap(ctx):
       f'what the first weight layer receives has a root mean square over {INPUT_SCALE:g}',
       f'what the first weight layer receives has a root mean square over {INPUT_SCALE:g} (`INPUT_SCALE`)',
       'a decade above the unit scale initialisers assume',
-      'scale the inputs to about [0,1] (pixels: divide by 255) or standardise them')
+      'scale the inputs to about [0,1] (pixels: divide by 255) or standardise them', changes=('scale_inputs',))
 def inputs_not_scaled(ctx):
     d = ctx.data
     if d and d.get('input_rms') is not None and d['input_rms'] > INPUT_SCALE:
@@ -579,7 +579,7 @@ def inputs_not_scaled(ctx):
 
 @rule('softmax_hidden', 'cause', 'softmax in a hidden layer', 'a hidden layer uses softmax',
       'any hidden layer with softmax', 'its units compete for a sum of 1',
-      'use relu (or tanh, sigmoid) in hidden layers; softmax makes a layer\'s units compete')
+      'use relu (or tanh, sigmoid) in hidden layers; softmax makes a layer\'s units compete', changes=('relu_he',))
 def softmax_hidden(ctx):
     soft = [layer['label'] for layer in ctx.net['layers']
             if layer['key'] != ctx.net['output'] and layer['activation'] == 'softmax']
@@ -591,7 +591,7 @@ def softmax_hidden(ctx):
       f'the first weight matrix\'s gradient is under 1/{1 / VANISHING_RATIO:g} of the last one\'s',
       f'the first weight matrix\'s gradient norm under {_e(VANISHING_RATIO)} (`VANISHING_RATIO`) of the last one\'s',
       'AUTOTRAINER\'s ratio; healthy networks: see below',
-      'use relu in the hidden layers, or fewer sigmoid/tanh layers in a row')
+      'use relu in the hidden layers, or fewer sigmoid/tanh layers in a row', changes=('relu_he',))
 def vanishing_gradient(ctx):
     if ctx.end is None:
         return None
@@ -610,7 +610,7 @@ def vanishing_gradient(ctx):
       f'half a hidden sigmoid or tanh layer (`LAYER_SHARE`) stuck within {SATURATION_MARGIN:g} (tanh: '
       f'{2 * SATURATION_MARGIN:g}) of a limit (`SATURATION_MARGIN`) for {UNIT_SHARE:.0%} of the sample (`UNIT_SHARE`)',
       'there the derivative is under 4% of its peak',
-      'use relu in the hidden layers, scale the inputs, or lower the learning rate')
+      'use relu in the hidden layers, scale the inputs, or lower the learning rate', changes=('relu_he', 'scale_inputs', 'lr_div10'))
 def saturated_units(ctx):
     hit = _stuck_layers(ctx, 'saturated') if ctx.end is not None else []
     if hit:
@@ -628,7 +628,7 @@ def saturated_units(ctx):
       'sigmoid\'s own logit does not (so it is not judged under it, nor under a loss it cannot name)',
       {'keras': 'use binary cross-entropy (for targets in [0,1]), a 10x lower learning rate, or a linear output',
        'torch': 'use nn.BCEWithLogitsLoss on the logits (targets in [0,1]), a 10x lower learning rate, or no output '
-                'activation'})
+                'activation'}, changes=('bce', 'lr_div10', 'output_linear'))
 def saturated_output(ctx):
     pinned = ctx.end.get('output_pinned') if ctx.end is not None else None
     if not pinned or not any(word in ctx.loss_name for word in SQUARED):
@@ -649,7 +649,7 @@ def saturated_output(ctx):
       f'half a ReLU layer\'s units (a map\'s channels) zero for {UNIT_SHARE:.0%} of the sample; an output unit only '
       f'where its target is not always 0', 'a unit that is zero gets no gradient',
       {'keras': 'lower the learning rate, use he_normal initialisation, or LeakyReLU',
-       'torch': 'lower the learning rate, use torch.nn.init.kaiming_normal_, or nn.LeakyReLU'})
+       'torch': 'lower the learning rate, use torch.nn.init.kaiming_normal_, or nn.LeakyReLU'}, changes=('lr_div10', 'leaky_relu', 'reinit'))
 def dead_units(ctx):
     if ctx.end is None:
         return None
@@ -669,7 +669,7 @@ def dead_units(ctx):
       {'keras': 'warm the KL term up from 0 over the first epochs, or weigh it less; sum the reconstruction loss over '
                 'pixels instead of averaging it (keras-team/keras#3373)',
        'torch': 'warm the KL term up from 0 over the first epochs, or weigh it less; sum the reconstruction loss over '
-                'pixels (reduction=\'sum\') instead of averaging it'})
+                'pixels (reduction=\'sum\') instead of averaging it'}, changes=('kl_warmup',))
 def posterior_collapse(ctx):
     posterior = ctx.end.get('posterior') if ctx.end is not None else None
     if ctx.trained and posterior and posterior['active'] == 0:  # untrained encoders have small means: not judged
@@ -689,7 +689,7 @@ def posterior_collapse(ctx):
       'Keras\' (1x Glorot\'s) lie well inside',
       {'keras': 'use the default glorot_uniform, or he_normal before relu',
        'torch': 'use the default initialisation, or torch.nn.init.kaiming_normal_ before relu (xavier_uniform_ before '
-                'tanh or sigmoid)'})
+                'tanh or sigmoid)'}, changes=('reinit',))
 def init_scale(ctx):
     if ctx.end is None or ctx.first.get('epoch') != 0:
         return None
@@ -710,7 +710,7 @@ def _factor(ratio):
       f'one step moves a weight matrix by over {STEP_UPDATE[1]:g} of its size',
       f'one training step moves a weight matrix by over {STEP_UPDATE[1]:g} of its size at any check (`STEP_UPDATE`)',
       'healthy networks: see below; "at any check" because one step too large kills units, and the steps after it '
-      'look small', 'divide the learning rate by {factor:g} (or more): that brings the step under the band\'s top')
+      'look small', 'divide the learning rate by {factor:g} (or more): that brings the step under the band\'s top', changes=('lr_div10',))
 def learning_rate_high(ctx):
     high = _high_steps(ctx)  # one step too large wrecks a network (its units die, its later steps are small)
     if ctx.trained and ctx.end is not None and high:
@@ -723,7 +723,7 @@ def learning_rate_high(ctx):
       f'one step moves even the fastest weight matrix by under {_e(STEP_UPDATE[0])} of its size',
       f'one training step moves the fastest weight matrix by under {_e(STEP_UPDATE[0])} of its size at the last check '
       f'(`STEP_UPDATE`), and no fault of the loop explains weights that do not move', 'healthy networks: see below',
-      'multiply the learning rate by {factor:g}: that brings the step into the band')
+      'multiply the learning rate by {factor:g}: that brings the step into the band', changes=('lr_x10', 'adam'))
 def learning_rate_low(ctx):
     if not ctx.trained or ctx.end is None or _high_steps(ctx) or set(ctx.found) & {*LOOP_RULES, 'frozen_weights'}:
         return None
@@ -748,7 +748,7 @@ def not_measured(ctx):
       'names the first hidden layer whose spread falls under 5% of its scale (the input\'s differences are lost '
       'there), or says that every layer still varies; says when the loss is still falling; suggests what to try',
       'try a 10x larger and a 10x smaller learning rate, relu up to that layer, and more epochs; check that each '
-      'target belongs to its input', closing=True)
+      'target belongs to its input', closing=True, changes=('lr_x10', 'lr_div10', 'relu_he'))
 def unexplained(ctx):
     kinds = {ctx.kind_of(name) for name in ctx.found}
     if not (ctx.trained and 'outcome' in kinds and not kinds & {'blocker', 'cause'} and ctx.health):

@@ -622,3 +622,36 @@ class HealthMonitor(core.Results):
     def __exit__(self, kind, error, traceback):
         self.finish()
         return False  # an exception of the loop goes on to the user
+
+
+def trial(build, x, loss_fn, *, optimizer=None, targets=None, epochs=5, batch_size=64, seeds=(0,), changes='suggested',
+          variants=None, jobs=1, executor=None, out=None, verbose=True, train=None, resume=None, threads=1):
+    """Try the changes the rules suggest (or `changes`, a list of names; or `variants`, {name: build function}) on
+    your own model, each over `seeds`, and say which one unsticks it: a aehealth.trial.TrialReport (`.recommended`,
+    `.runs`, `.table()`), written to `out` (trial.json, trial.md, trial.png).
+
+    `build()` returns a new module; `optimizer(params)` makes its optimizer (default Adam 1e-3); `train(model,
+    optimizer, loss_fn, x, targets, batch_size)` runs one epoch on tensors and returns its last loss (default:
+    shuffled batches, the plain loop). Runs go to `jobs` worker processes (spawned: guard your script with `if
+    __name__ == '__main__':`), or to `executor`, any concurrent.futures.Executor (a Dask client's
+    `get_executor()`); each uses `threads` threads, so any `jobs` gives the same numbers."""
+    from aehealth import trial as core_trial
+    x, targets = _pair(x, targets)
+    for name, value in (('build', build), ('loss_fn', loss_fn)):
+        if not callable(value):
+            raise UsageError(f'{name}={value!r} is not callable: pass the function that makes your model, and the '
+                             f'loss your loop uses')
+    for name, value in (('optimizer', optimizer), ('train', train)):
+        if value is not None and not callable(value):
+            raise UsageError(f'{name}={value!r} is not callable: pass a function, or None for the default')
+    for name, value in (('epochs', epochs), ('batch_size', batch_size), ('threads', threads)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise UsageError(f'{name}={value!r}: give a whole number, at least 1')
+    if variants is not None and not (isinstance(variants, dict) and all(callable(v) for v in variants.values())):
+        raise UsageError('variants: give a dict {name: a function that builds the variant model}')
+    common = dict(build=build, x=x, y=targets, loss_fn=loss_fn, optimizer=optimizer, train=train, epochs=epochs,
+                  batch_size=batch_size, threads=threads,
+                  settings=dict(framework='torch', epochs=epochs, batch_size=batch_size, rows=len(x), threads=threads,
+                                torch=torch.__version__))
+    return core_trial.run('aehealth.trial_torch', common, changes, variants, seeds, jobs, executor, out, verbose,
+                          resume)

@@ -206,6 +206,11 @@ def test_collapsed_code_and_the_preflight_one_output():
     assert named(found, 'warning') == ['one_output'] and not named(found, 'failure')
 
 
+def test_a_diverged_output_is_not_one_output():
+    found = R.findings(keras_metrics(output_diversity=float('nan'), nonfinite='the loss is nan'))
+    assert named(found) == ['nonfinite']
+
+
 def test_inputs_all_alike_leave_diversity_collapse_and_plateau_unjudged():
     x = np.tile([[1.0, 2.0, 3.0]], (9, 1))
     assert S.output_diversity(x, x) is None

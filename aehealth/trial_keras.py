@@ -1,0 +1,177 @@
+"""The trial's changes made to a compiled Keras model, and one run of a trial, in a worker process (aehealth.trial
+schedules them; aehealth.keras.trial is how a user calls it)."""
+import time
+
+import numpy as np
+
+from aehealth import rules, trial
+from aehealth.trial import NotApplicable
+
+SAMPLE = 1000  # rows the monitor of each run measures
+SQUASHING = ('sigmoid', 'tanh', 'softmax')
+
+
+def _settle(threads):
+    """TensorFlow on `threads` threads and deterministic kernels, before its first op in this worker."""
+    import tensorflow as tf
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:  # a worker's later task: set by its first
+        pass
+    tf.config.experimental.enable_op_determinism()
+
+
+def _output_layer(model, x, y):
+    """(the output activation's name, the output layer's name): the layer whose values are the reconstruction."""
+    from aehealth.keras import Probe
+    probe = Probe(model, x[:rules.MIN_ROWS], y[:rules.MIN_ROWS])
+    return probe.net['layers'][-1]['activation'], probe.net['output'].split('#')[0], probe
+
+
+def _fresh_optimizer(model):
+    return type(model.optimizer).from_config(model.optimizer.get_config())
+
+
+def _clone(model, edit):
+    """The model rebuilt from its layers' configs with `edit(layer, config)` applied, compiled as it was; its weights
+    drawn anew by their initialisers (the model is untrained: build() made it)."""
+    import keras
+    if not isinstance(model, keras.Sequential) and getattr(model, '_functional', None) is None:
+        raise NotApplicable(f'{type(model).__name__} is a subclassed model: make the change in its code')
+    changed = []
+
+    def clone(layer):
+        config = layer.get_config()
+        new = edit(layer, dict(config))
+        if new != config:
+            changed.append(layer.name)
+        return type(layer).from_config(new)
+    copy = keras.models.clone_model(model, clone_function=clone)
+    copy.compile(optimizer=_fresh_optimizer(model), loss=model.loss)
+    return copy, changed
+
+
+def model_change(name, model, x, y):
+    """The model with a model or loss change made (compiled), or NotApplicable with why."""
+    import keras
+    act, output, _ = _output_layer(model, x, y)
+    if name in ('relu_he', 'leaky_relu'):
+        def edit(layer, config):
+            if layer.name == output or 'activation' not in config:
+                return config
+            if name == 'relu_he' and config['activation'] in SQUASHING:
+                config['activation'] = 'relu'
+                if 'kernel_initializer' in config:
+                    config['kernel_initializer'] = 'he_normal'
+            elif name == 'leaky_relu' and config['activation'] == 'relu':
+                config['activation'] = 'leaky_relu'
+            return config
+        model, changed = _clone(model, edit)
+        if not changed:
+            raise NotApplicable(f'the model has no hidden {"sigmoid, tanh or softmax" if name == "relu_he" else "relu"} '
+                                f'activation to change')
+        return model
+    if name.startswith('output_'):
+        wanted = name.split('_')[1]
+        if (act or 'linear') == wanted:
+            raise NotApplicable(f'the output is {wanted} already')
+
+        def edit(layer, config):
+            if layer.name == output and 'activation' in config:
+                config['activation'] = wanted
+            return config
+        model, changed = _clone(model, edit)
+        if not changed:
+            raise NotApplicable('the output\'s activation is not a layer\'s setting the trial can change')
+        return model
+    if name == 'bce':
+        if float(np.min(y)) < 0 or float(np.max(y)) > 1:
+            raise NotApplicable('binary cross-entropy needs targets in [0, 1]')
+        if act not in ('sigmoid', 'linear'):
+            raise NotApplicable(f'the output is {act}: binary cross-entropy needs a sigmoid (or linear, as logits) output')
+        model.compile(optimizer=_fresh_optimizer(model),
+                      loss=keras.losses.BinaryCrossentropy(from_logits=act == 'linear'))
+        return model
+    if name == 'reinit':
+        def edit(layer, config):
+            if 'kernel_initializer' in config:
+                config['kernel_initializer'] = 'glorot_uniform'
+            if 'bias_initializer' in config:
+                config['bias_initializer'] = 'zeros'
+            return config
+        return _clone(model, edit)[0]
+    if name == 'reshape_output':
+        if tuple(model.outputs[0].shape[1:]) == tuple(np.shape(y)[1:]) if getattr(model, 'outputs', None) else True:
+            raise NotApplicable('the output has the targets\' shape already (or the model is subclassed)')
+        reshaped = keras.Model(model.inputs, keras.layers.Reshape(np.shape(y)[1:])(model.outputs[0]))
+        reshaped.compile(optimizer=_fresh_optimizer(model), loss=model.loss)
+        return reshaped
+    if name == 'kl_warmup':
+        if not hasattr(model, 'kl_weight'):
+            raise NotApplicable('the model does not expose its KL weight: give it a kl_weight attribute (a '
+                                'keras.Variable its loss multiplies the KL term by), or warm it up in your own code')
+        return model
+    raise NotApplicable(f'{name} is not a change of the model or the loss')
+
+
+def optimizer_change(name, model):
+    """The model with its optimizer changed (recompiled where needed), or NotApplicable with why."""
+    import keras
+    optimizer = model.optimizer
+    if name in ('lr_x10', 'lr_div10'):
+        if isinstance(getattr(optimizer, '_learning_rate', None), keras.optimizers.schedules.LearningRateSchedule):
+            raise NotApplicable('the learning rate is a schedule: scale its initial rate in your code')
+        optimizer.learning_rate.assign(float(np.asarray(optimizer.learning_rate)) * (10 if name == 'lr_x10' else 0.1))
+        return model
+    if type(optimizer) is not keras.optimizers.SGD:
+        raise NotApplicable(f'the optimizer is {type(optimizer).__name__}, not plain SGD')
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=model.loss)
+    return model
+
+
+class _Warmup:
+    """A callback that warms the model's KL weight up from 0 over the first half of the epochs."""
+
+    def __new__(cls, model, epochs):
+        import keras
+
+        class Warmup(keras.callbacks.Callback):
+            def __init__(self):
+                super().__init__()
+                self.full = float(np.asarray(model.kl_weight))
+
+            def on_epoch_begin(self, epoch, logs=None):
+                value = self.full * min(1.0, epoch / max(1.0, epochs / 2))
+                if hasattr(model.kl_weight, 'assign'):
+                    model.kl_weight.assign(value)
+                else:
+                    model.kl_weight = value
+        return Warmup()
+
+
+def run_one(task):
+    """One run of a trial: the model built with the task's seed, its change made, fitted with the monitor beside it;
+    the run judged (aehealth.trial.judged)."""
+    _settle(task['threads'])
+    import keras
+
+    from aehealth.keras import HealthMonitor
+    keras.utils.set_random_seed(task['seed'])
+    model = (task['variant'] or task['build'])()
+    x, y, name = task['x'], task['y'], task['change']
+    kind = trial.CHANGES[name].kind if name else None
+    if kind == 'data':
+        act = _output_layer(model, x, y)[0]
+        x, y = trial.data_change(name, x, y, rules.RANGES.get(act, (-np.inf, np.inf)))
+    elif kind in ('model', 'loss'):
+        model = model_change(name, model, x, y)
+    elif kind == 'optimizer':
+        model = optimizer_change(name, model)
+    n = min(SAMPLE, len(x))
+    monitor = HealthMonitor(x[:n], targets=y[:n], verbose=False)
+    callbacks = [monitor] + ([_Warmup(model, task['epochs'])] if name == 'kl_warmup' else [])
+    t0 = time.perf_counter()
+    model.fit(x, y, epochs=task['epochs'], batch_size=task['batch_size'], shuffle=True, verbose=0,
+              callbacks=callbacks)
+    return trial.judged(monitor.metrics, task['epochs'], time.perf_counter() - t0)
