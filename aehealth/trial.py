@@ -205,16 +205,23 @@ def _suggested(runs, registry=None):
     return names
 
 
+def _checked(changes):
+    """`changes` as given when it is 'suggested' or a list of known names; else a one-line error, before any run."""
+    if changes == 'suggested':
+        return changes
+    if isinstance(changes, str) or not isinstance(changes, (list, tuple)):
+        raise UsageError(f'changes={changes!r}: give \'suggested\' or a list of names, for example '
+                         f'changes=[\'lr_div10\', \'adam\']')
+    unknown = [c for c in changes if c not in CHANGES]
+    if unknown:
+        raise UsageError(f'changes={unknown!r}: not changes a trial knows; choose from {", ".join(CHANGES)}, or '
+                         f'pass changes=\'suggested\'')
+    return list(changes)
+
+
 def _labels(changes, variants, baseline_runs):
     """The changes to try: 'suggested' (what the rules name), or the names given; then the user's variants."""
-    if changes == 'suggested':
-        chosen = _suggested(baseline_runs)
-    else:
-        chosen = list(changes or [])
-        unknown = [c for c in chosen if c not in CHANGES]
-        if unknown:
-            raise UsageError(f'changes={unknown!r}: not changes a trial knows; choose from {", ".join(CHANGES)}, or '
-                             f'pass changes=\'suggested\'')
+    chosen = _suggested(baseline_runs) if changes == 'suggested' else changes
     return [None] + chosen + list(variants or {})
 
 
@@ -251,6 +258,7 @@ def run(runner, common, changes, variants, seeds, jobs=1, executor=None, out=Non
     """A trial: the model as it is over `seeds`, then each change (suggested, or named) and each user variant over
     the same seeds, in worker processes; a TrialReport, written to `out` (trial.json, trial.md, trial.png) as runs
     finish. Ctrl-C keeps the finished runs in trial.json; `resume=` continues them."""
+    changes = _checked(changes)
     seeds = list(seeds)
     if not seeds or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in seeds):
         raise UsageError(f'seeds={seeds!r}: give whole numbers, for example seeds=(0, 1, 2)')
@@ -304,6 +312,8 @@ def _phase(pool, runner, common, variants, labels, seeds, done, verbose, started
         label, seed = futures[future]
         result = dict(future.result(), change=label, seed=int(seed))
         done[_key(label, seed)] = result
+        if out is not None:  # on disk before the line that says it is done
+            _write(out, TrialReport(list(done.values()), all_labels, seeds, settings), interrupted=True)
         if verbose:
             what = ('not tried: ' + result['not_applicable'] if result.get('not_applicable') else
                     'crashed: ' + result['error'] if result.get('error') else
@@ -311,8 +321,6 @@ def _phase(pool, runner, common, variants, labels, seeds, done, verbose, started
                     f'target\'s' if result.get('final_ratio') is not None else 'stuck')
             print(f'trial: {len(done)}/{total} runs done ({label or "as it is"}, seed {seed}: {what}); ETA '
                   f'{_eta(started, len(done), total)}', flush=True)
-        if out is not None:
-            _write(out, TrialReport(list(done.values()), all_labels, seeds, settings), interrupted=True)
 
 
 def _write(out, report, interrupted=False):

@@ -1,5 +1,6 @@
 """The trial's changes made to a compiled Keras model, and one run of a trial, in a worker process (aehealth.trial
 schedules them; aehealth.keras.trial is how a user calls it)."""
+import os
 import time
 
 import numpy as np
@@ -13,12 +14,16 @@ SQUASHING = ('sigmoid', 'tanh', 'softmax')
 
 def _settle(threads):
     """TensorFlow on `threads` threads and deterministic kernels, before its first op in this worker."""
-    import tensorflow as tf
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
-    except RuntimeError:  # a worker's later task: set by its first
-        pass
+    from aehealth.monitor import quiet_stderr
+    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+    with quiet_stderr():  # a worker's TensorFlow start-up lines, once per worker, say nothing about the run
+        import tensorflow as tf
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
+        except RuntimeError:  # a worker's later task: set by its first
+            pass
+        tf.constant(0)
     tf.config.experimental.enable_op_determinism()
 
 

@@ -22,6 +22,7 @@ CASES = ['keras_3642', 'so_52441877', 'mikesj_pr9', 'so_44601367', 'cv_245448', 
          'torch_control_examples_vae', 'torch_control_conv', 'keras_frozen_decoder', 'torch_zero_grad',
          'torch_optimizer_rebuilt', 'torch_item_loss', 'torch_scheduler_gamma0', 'torch_batchnorm_eval',
          'torch_control_accumulation', 'torch_control_frozen_encoder']
+LOOP_CASES = CASES[CASES.index('keras_frozen_decoder'):]  # the training loop's own mistakes, and their controls
 
 
 def words(findings, level='failure'):

@@ -1,11 +1,11 @@
 """A training loop without optimizer.zero_grad(): every step applies the sum of every gradient so far.
 
-Rebuilt from first principles, as `../shared/cases` advises for the loop's own mistakes: public autoencoder reports
-with an answer are rare, but the mistake is common enough that PyTorch users asked PyTorch to warn of it
-(pytorch/pytorch#47175, "an extremely nasty bug ... forgetting to call zero_grad()"), and maintainers confirm it in
-encoder training loops (Hsintien-Ng/idinvert_pytorch-reproduced#1: "You're right. Sorry I forgot to add it"). The
-model is the tutorials' dense autoencoder (784-128-32-128-784, ReLU, a sigmoid output); the loop is the plain one with
-the zero_grad() line left out. MSE, Adam 1e-3, batch 64, 10 epochs of the subset. (The tutorials' conv autoencoder,
+Rebuilt from first principles: for the loop's own mistakes, public autoencoder reports with an answer are rare, but
+the mistake is common enough that PyTorch users asked PyTorch to warn of it (pytorch/pytorch#47175, "an extremely
+nasty bug ... forgetting to call zero_grad()"), and maintainers confirm it in encoder training loops
+(Hsintien-Ng/idinvert_pytorch-reproduced#1: "You're right. Sorry I forgot to add it"). The model is the tutorials'
+dense autoencoder (784-128-32-128-784, ReLU, a sigmoid output); the loop is the plain one with the zero_grad() line
+left out. MSE, Adam 1e-3, batch 64, 10 epochs of the subset. (The tutorials' conv autoencoder,
 cases/torch_control_conv.py, still learns without zero_grad() in 5 epochs, only worse: the finding is then a warning.)
 """
 import torch

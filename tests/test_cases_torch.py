@@ -1,11 +1,12 @@
-"""The corpus of real "my autoencoder does not learn" cases, PyTorch ones (test_cases.py has the Keras ones)."""
+"""The corpus of real "my autoencoder does not learn" cases, PyTorch ones (test_cases.py has the Keras ones,
+test_cases_torch_loop.py the training loop's own mistakes: a file each, so that two test processes share them)."""
 import pytest
 
 from test_cases import check_case, check_stuck_runs_name_a_cause_and_preflight_holds, corpus
 
 from cases import run  # noqa: E402
 
-TORCH = [name for name in run.CASES if name.startswith('torch_')]
+TORCH = [name for name in run.CASES if name.startswith('torch_') and name not in run.LOOP_CASES]
 
 
 @pytest.fixture(scope='module')

@@ -7,7 +7,6 @@ import pytest
 
 import diagnostics as dg
 from aehealth import rules as R
-from aehealth import stats as S
 from conftest import ROOT
 
 

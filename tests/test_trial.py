@@ -1,0 +1,242 @@
+"""aehealth.torch.trial: each change unsticks a dense autoencoder stuck for the cause it treats, as users write one (on
+the committed subset, 5 epochs), and is not recommended for one that learns; the numbers are the same for any jobs
+and on a Dask cluster; Ctrl-C keeps the finished runs and resume= continues them. Keras: test_trial_keras.py."""
+import concurrent.futures
+import json
+import multiprocessing
+import signal
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+from conftest import HANG, ROOT, SUBSET, interruptible
+
+torch = pytest.importorskip('torch')
+from torch import nn  # noqa: E402
+
+from aehealth.contracts import UsageError  # noqa: E402
+from aehealth.torch import trial  # noqa: E402
+
+with np.load(SUBSET) as f:
+    RAW = f['x_train'].reshape(-1, 784).astype('float32')
+X = RAW / 255
+
+
+def autoencoder(hidden=nn.ReLU, output=nn.Sigmoid, depth=1):
+    """784-256-...-256-784, `depth` hidden layers each side of the code, as the tutorials write it."""
+    sizes = [784, 256, 128, 64, 32][:depth + 1]
+    layers = []
+    for a, b in list(zip(sizes, sizes[1:])) + list(zip(sizes[::-1], sizes[::-1][1:])):
+        layers += [nn.Linear(a, b), hidden()]
+    return nn.Sequential(*layers[:-1], *([output()] if output else []))
+
+
+def plain():
+    return autoencoder()
+
+
+def deep_sigmoid():
+    return autoencoder(nn.Sigmoid, depth=4)
+
+
+def softmax_output():
+    return autoencoder(output=lambda: nn.Softmax(dim=1))
+
+
+def initialised_std_3():
+    model = autoencoder()
+    for p in model.parameters():
+        nn.init.normal_(p, 0.0, 3.0)
+    return model
+
+
+class ExtraAxis(nn.Module):
+    """An output of (batch, 1, 784) against targets of (batch, 784): MSELoss broadcasts them to (batch, batch, 784)."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = autoencoder()
+
+    def forward(self, x):
+        return self.net(x).unsqueeze(1)
+
+
+def sgd(lr):
+    return lambda params: torch.optim.SGD(params, lr)
+
+
+def adam(lr):
+    return lambda params: torch.optim.Adam(params, lr)
+
+
+# change: (what is wrong, trial arguments). Each row's model is stuck as it is; the change named is the one recommended.
+STUCK = {
+    'scale_inputs': ('pixels in 0..255', dict(build=plain, x=RAW)),
+    'targets_in_range': ('standardised targets under a sigmoid', dict(build=plain, x=X, targets=(X - X.mean()) / X.std())),
+    'lr_div10': ('plain SGD at 300', dict(build=plain, x=X, optimizer=sgd(300.0))),
+    'lr_x10': ('Adam at 1e-5', dict(build=plain, x=X, optimizer=adam(1e-5), batch_size=8)),
+    'adam': ('plain SGD at 1e-2', dict(build=plain, x=X, optimizer=sgd(1e-2))),
+    'relu_he': ('four sigmoid layers each side', dict(build=deep_sigmoid, x=X)),
+    'output_sigmoid': ('a softmax output', dict(build=softmax_output, x=X)),
+    'reinit': ('weights drawn with standard deviation 3', dict(build=initialised_std_3, x=X)),
+    'reshape_output': ('an output with an extra axis', dict(build=ExtraAxis, x=X)),
+}
+
+
+@pytest.fixture(scope='module')
+def pool():
+    """Two spawned worker processes shared by the module's trials (each trial would otherwise start its own)."""
+    with concurrent.futures.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context('spawn')) as executor:
+        yield executor
+
+
+def run(pool, **kwargs):
+    kwargs.setdefault('loss_fn', nn.MSELoss())
+    return trial(epochs=5, executor=pool, verbose=False, **kwargs)
+
+
+@pytest.mark.parametrize('change', list(STUCK))
+def test_each_change_unsticks_the_model_stuck_for_its_cause(pool, change):
+    report = run(pool, **STUCK[change][1])
+    baseline = [r for r in report.runs if r['change'] is None]
+    assert not any(r['learns'] for r in baseline), (STUCK[change][0], baseline)
+    assert report.recommended == change, report.table()
+    chosen = [r for r in report.runs if r['change'] == change]
+    assert chosen and all(r['learns'] and r['final_ratio'] < 0.95 for r in chosen), chosen
+
+
+@pytest.mark.parametrize('change', ['output_linear', 'output_tanh', 'targets_in_range'])
+def test_an_output_activation_that_fits_the_targets_unsticks_a_sigmoid_asked_for_negative_values(pool, change):
+    # targets in [-1, 1] (images normalised as torchvision's Normalize((0.5,), (0.5,)) does) under a sigmoid output
+    report = run(pool, build=plain, x=X, targets=X * 2 - 1, changes=[change])
+    (baseline,), (changed,) = [[r for r in report.runs if r['change'] == c] for c in (None, change)]
+    assert not baseline['learns'] and changed['learns'], report.table()
+    assert report.recommended == change
+
+
+def test_binary_cross_entropy_unsticks_a_sigmoid_output_that_mse_learns_slowly(pool):
+    # plain SGD at 3 under MSE: the sigmoid's derivative scales every output gradient down, and 8 epochs end on the
+    # plateau; BCE on the logits has no such factor (measured: 0.99x against 0.85x the mean target's loss)
+    report = trial(build=plain, x=X, loss_fn=nn.MSELoss(), optimizer=sgd(3.0), epochs=8, changes=['bce'],
+                   executor=pool, verbose=False)
+    assert report.recommended == 'bce', report.table()
+
+
+def test_a_model_that_learns_gets_no_recommendation_and_no_suggested_change(pool):
+    report = run(pool, build=plain, x=X)
+    assert report.runs[0]['learns'] and report.recommended is None
+    assert [c['change'] for c in report.changes] == [None]  # no failure, nothing suggested
+    every = run(pool, build=plain, x=X, changes=['lr_div10', 'relu_he', 'output_linear', 'reinit'])
+    assert every.recommended is None, every.table()  # it learns as it is: no change is needed
+
+
+def test_a_change_that_cannot_be_made_says_why_and_is_not_recommended(pool):
+    class Functional(nn.Module):
+        """The output's sigmoid written in forward(), as many tutorials do."""
+
+        def __init__(self):
+            super().__init__()
+            self.net = autoencoder(output=None)
+
+        def forward(self, x):
+            return torch.sigmoid(self.net(x))
+
+    report = run(pool, build=Functional, x=X, changes=['output_linear', 'relu_he', 'adam', 'kl_warmup'])
+    why = {c['change']: c['not_applicable'] for c in report.changes}
+    assert 'written in forward()' in why['output_linear']
+    assert 'no hidden sigmoid' in why['relu_he']
+    assert 'not plain SGD' in why['adam']
+    assert 'kl_weight' in why['kl_warmup']
+    assert report.recommended is None and 'not tried' in report.table()
+
+
+def final(report):
+    return [(r['change'], r['seed'], r['final_ratio'], r['epoch_ratios']) for r in report.runs]
+
+
+def test_the_numbers_are_the_same_for_any_jobs_and_on_a_dask_cluster(tmp_path):
+    args = dict(build=plain, x=X[:400], loss_fn=nn.MSELoss(), optimizer=sgd(1.0), epochs=2, seeds=(0, 1),
+                changes=['lr_x10'], verbose=False)
+    one = trial(jobs=1, **args)
+    two = trial(jobs=2, **args)
+    assert final(one) == final(two)  # to the last digit
+    assert len({r['final_ratio'] for r in one.runs}) == 4  # four different runs, not one repeated
+    distributed = pytest.importorskip('distributed')
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  host='127.0.0.1') as cluster, distributed.Client(cluster) as client:
+        on_dask = trial(executor=client.get_executor(), **args)
+    assert final(on_dask) == final(one)
+
+
+def test_resume_runs_only_what_an_interrupted_trial_had_not_finished(pool, tmp_path):
+    args = dict(build=plain, x=X[:400], loss_fn=nn.MSELoss(), optimizer=sgd(1.0), epochs=2, seeds=(0, 1),
+                changes=['lr_x10'], verbose=False)
+    whole = trial(executor=pool, out=tmp_path / 'whole', **args)
+    saved = json.loads((tmp_path / 'whole' / 'trial.json').read_text())
+    assert saved['complete'] and saved['recommended'] == whole.recommended and len(saved['runs']) == 4
+    saved['runs'] = saved['runs'][:3]  # as if Ctrl-C came before the last run finished
+    (tmp_path / 'cut').mkdir()
+    (tmp_path / 'cut' / 'trial.json').write_text(json.dumps(saved))
+
+    class Counting(concurrent.futures.ThreadPoolExecutor):
+        submitted = 0
+
+        def submit(self, *a, **k):
+            Counting.submitted += 1
+            return super().submit(*a, **k)
+
+    with Counting(1) as counting:
+        resumed = trial(executor=counting, resume=tmp_path / 'cut', **args)
+    assert Counting.submitted == 1
+    assert final(resumed) == final(whole)
+
+
+def test_ctrl_c_keeps_the_finished_runs_in_trial_json(tmp_path):
+    script = (f'import sys; sys.path.insert(0, {str(ROOT / "tests")!r}); sys.path.insert(0, {str(ROOT)!r})\n'
+              'import test_trial as t\n'
+              'from torch import nn\n'
+              'if __name__ == "__main__":\n'
+              f'    t.trial(t.plain, t.X[:400], nn.MSELoss(), optimizer=t.sgd(1.0), epochs=20, seeds=(0, 1, 2),\n'
+              f'            changes=["lr_x10", "lr_div10"], jobs=1, out={str(tmp_path)!r})\n')
+    (tmp_path / 'script.py').write_text(script)
+    proc = subprocess.Popen([sys.executable, str(tmp_path / 'script.py')], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, preexec_fn=interruptible, cwd=tmp_path)
+    guard = threading.Timer(HANG, proc.kill)  # only a hang reaches it
+    guard.start()
+    try:
+        for line in proc.stdout:  # the first finished run's progress line, then Ctrl-C
+            if line.startswith('trial: 1/'):
+                break
+        assert 'ETA' in line, line
+        proc.send_signal(signal.SIGINT)
+        rest = proc.stdout.read()
+        proc.wait()
+    finally:
+        guard.cancel()
+        proc.kill()
+    assert proc.returncode != 0
+    assert 'interrupted' in rest and 'resume=' in rest, rest[-2000:]
+    saved = json.loads((tmp_path / 'trial.json').read_text())
+    assert not saved['complete'] and saved['recommended'] is None and len(saved['runs']) >= 1
+    assert all(r['change'] is None or r['final_ratio'] is not None for r in saved['runs'])
+
+
+@pytest.mark.parametrize('kwargs, words', [
+    (dict(build=None), 'build=None is not callable'),
+    (dict(seeds=()), 'seeds=[]'),
+    (dict(seeds=(0.5,)), 'give whole numbers'),
+    (dict(jobs=0), 'jobs=0'),
+    (dict(epochs=0), 'epochs=0'),
+    (dict(changes=['lr_x100']), "not changes a trial knows"),
+    (dict(changes='adam'), "give 'suggested' or a list"),
+    (dict(variants={'mine': 3}), 'variants'),
+])
+def test_bad_arguments_are_one_line_errors(kwargs, words):
+    args = dict(build=plain, x=X[:100], loss_fn=nn.MSELoss(), verbose=False)
+    args.update(kwargs)
+    with pytest.raises(UsageError) as e:
+        trial(**args)
+    assert words in str(e.value) and '\n' not in str(e.value)

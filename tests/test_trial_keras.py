@@ -1,0 +1,96 @@
+"""aehealth.keras.trial: each change unsticks a Dense autoencoder stuck for the cause it treats, built and compiled as
+the Keras tutorials do (on the committed subset, 5 epochs), none is recommended for one that learns, and the numbers
+are the same for any jobs. The PyTorch trial, Dask, Ctrl-C and resume: test_trial.py."""
+import concurrent.futures
+import multiprocessing
+
+import numpy as np
+import pytest
+
+from conftest import SUBSET
+
+from aehealth.keras import trial
+
+with np.load(SUBSET) as f:
+    RAW = f['x_train'].reshape(-1, 784).astype('float32')
+X = RAW / 255
+
+
+def autoencoder(hidden='relu', output='sigmoid', depth=1, optimizer='adam', initializer='glorot_uniform'):
+    """Dense 784-256-...-256-784, compiled with MSE, as the Keras tutorials write it."""
+    import keras
+    sizes = [256, 128, 64, 32][:depth]
+    model = keras.Sequential([keras.Input((784,))]
+                             + [keras.layers.Dense(n, hidden, kernel_initializer=initializer) for n in sizes]
+                             + [keras.layers.Dense(n, hidden, kernel_initializer=initializer) for n in sizes[-2::-1]]
+                             + [keras.layers.Dense(784, output, kernel_initializer=initializer)])
+    model.compile(optimizer=optimizer, loss='mse')
+    return model
+
+
+def plain():
+    return autoencoder()
+
+
+def deep_sigmoid():
+    return autoencoder('sigmoid', depth=4)
+
+
+def softmax_output():
+    return autoencoder(output='softmax')
+
+
+def sgd_1e_2():
+    import keras
+    return autoencoder(optimizer=keras.optimizers.SGD(1e-2))
+
+
+def adam_1e_5():
+    import keras
+    return autoencoder(optimizer=keras.optimizers.Adam(1e-5))
+
+
+def initialised_std_3():
+    import keras
+    return autoencoder(initializer=keras.initializers.RandomNormal(0.0, 3.0))
+
+
+STUCK = {
+    'scale_inputs': ('pixels in 0..255', dict(build=plain, x=RAW)),
+    'targets_in_range': ('standardised targets under a sigmoid', dict(build=plain, x=X, y=(X - X.mean()) / X.std())),
+    'lr_x10': ('Adam at 1e-5', dict(build=adam_1e_5, x=X, batch_size=8)),
+    'adam': ('plain SGD at 1e-2', dict(build=sgd_1e_2, x=X)),
+    'relu_he': ('four sigmoid layers each side', dict(build=deep_sigmoid, x=X)),
+    'output_sigmoid': ('a softmax output', dict(build=softmax_output, x=X)),
+    'reinit': ('weights drawn with standard deviation 3', dict(build=initialised_std_3, x=X)),
+}
+
+
+@pytest.fixture(scope='module')
+def pool():
+    """Two spawned worker processes shared by the module's trials (TensorFlow starts once in each)."""
+    with concurrent.futures.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context('spawn')) as executor:
+        yield executor
+
+
+@pytest.mark.parametrize('change', list(STUCK))
+def test_each_change_unsticks_the_model_stuck_for_its_cause(pool, change):
+    report = trial(epochs=5, executor=pool, verbose=False, **STUCK[change][1])
+    assert not report.runs[0]['learns'], (STUCK[change][0], report.runs[0])
+    assert report.recommended == change, report.table()
+    chosen = [r for r in report.runs if r['change'] == change]
+    assert chosen and all(r['learns'] and r['final_ratio'] < 0.95 for r in chosen), chosen
+
+
+def test_a_model_that_learns_gets_no_recommendation(pool):
+    report = trial(plain, X, epochs=5, executor=pool, verbose=False)
+    assert report.runs[0]['learns'] and report.recommended is None
+    assert [c['change'] for c in report.changes] == [None]
+
+
+def test_the_numbers_are_the_same_for_any_jobs():
+    args = dict(build=sgd_1e_2, x=X[:400], epochs=2, seeds=(0, 1), changes=['lr_x10'], verbose=False)
+    one, two = trial(jobs=1, **args), trial(jobs=2, **args)
+    assert [(r['change'], r['seed'], r['epoch_ratios']) for r in one.runs] == \
+           [(r['change'], r['seed'], r['epoch_ratios']) for r in two.runs]
+    assert len({r['final_ratio'] for r in one.runs}) == 4
