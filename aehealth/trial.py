@@ -130,7 +130,9 @@ def _dumps(obj):
 
 def work(payload):
     """In a worker: one run (aehealth.trial_keras.run_one or aehealth.trial_torch.run_one); never raises."""
-    task = pickle.loads(payload)
+    from aehealth.monitor import quiet_stderr
+    with quiet_stderr():  # unpickling the user's functions imports their framework: TensorFlow's start-up lines
+        task = pickle.loads(payload)
     t0 = time.perf_counter()
     try:
         return importlib.import_module(task['runner']).run_one(task)
@@ -247,6 +249,15 @@ def _executor(jobs, executor):
     return concurrent.futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context('spawn')), True
 
 
+def _command():
+    """The command line that made this trial, as the user typed it (python -m aehealth trial ..., python script.py)."""
+    argv = [str(a) for a in sys.argv]
+    if not argv or not argv[0]:
+        return 'an interactive session'
+    first = 'python -m aehealth' if argv[0].endswith(os.path.join('aehealth', '__main__.py')) else f'python {argv[0]}'
+    return ' '.join([first] + argv[1:])
+
+
 def _eta(started, done, total):
     if not done:
         return '?'
@@ -267,7 +278,7 @@ def run(runner, common, changes, variants, seeds, jobs=1, executor=None, out=Non
         out.mkdir(parents=True, exist_ok=True)
     done = {_key(r['change'], r['seed']): r for r in _resumed(resume)}
     pool, own = _executor(jobs, executor)
-    settings = dict(common.get('settings', {}), seeds=seeds, runner=runner, command=' '.join(sys.argv),
+    settings = dict(common.get('settings', {}), seeds=seeds, runner=runner, command=_command(),
                     machine=f'{os.cpu_count()} cores')
     labels = [None]
     started = time.perf_counter()

@@ -4,6 +4,7 @@ and on a Dask cluster; Ctrl-C keeps the finished runs and resume= continues them
 import concurrent.futures
 import json
 import multiprocessing
+import os
 import signal
 import subprocess
 import sys
@@ -240,3 +241,40 @@ def test_bad_arguments_are_one_line_errors(kwargs, words):
     with pytest.raises(UsageError) as e:
         trial(**args)
     assert words in str(e.value) and '\n' not in str(e.value)
+
+
+def aehealth(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, '-m', 'aehealth', *map(str, args)], cwd=cwd, capture_output=True, text=True,
+                          timeout=HANG, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+
+
+def test_the_command_line_runs_a_trial_on_the_function_a_file_names(tmp_path):
+    (tmp_path / 'mine.py').write_text('from torch import nn\n\n\ndef build():\n'
+                                      '    return nn.Sequential(nn.Linear(784, 64), nn.ReLU(), nn.Linear(64, 784), '
+                                      'nn.Softmax(dim=1))\n')
+    np.save(tmp_path / 'x.npy', X[:1000])
+    proc = aehealth('trial', tmp_path / 'mine.py:build', '--data', tmp_path / 'x.npy', '--epochs', 8, '--jobs', 2, '--out',
+                    tmp_path / 'out')
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert 'recommended: a sigmoid output' in proc.stdout and 'trial: 2/2 runs done' in proc.stdout
+    assert not proc.stderr.strip(), proc.stderr[-2000:]
+    saved = json.loads((tmp_path / 'out' / 'trial.json').read_text())
+    assert saved['recommended'] == 'output_sigmoid' and saved['settings']['framework'] == 'torch'
+    assert (tmp_path / 'out' / 'trial.png').stat().st_size > 10000 and (tmp_path / 'out' / 'trial.md').is_file()
+
+
+@pytest.mark.parametrize('args, words', [
+    (['nowhere.py:build', '--data', 'x.npy'], 'no such file'),
+    (['mine.py:make', '--data', 'x.npy'], 'defines no make'),
+    (['mine.py', '--data', 'x.npy'], 'give FILE.py:NAME'),
+    (['mine.py:build', '--data', 'y.npy'], 'data y.npy: no such file'),
+    (['mine.py:build', '--data', 'x.npy', '--loss', 'huber'], '--loss huber: give one of'),
+    (['broken.py:build', '--data', 'x.npy'], 'importing broken.py raised NameError'),
+    (['mine.py:LAYERS', '--data', 'x.npy'], 'is not a function'),
+])
+def test_the_command_line_says_in_one_line_what_it_cannot_use(tmp_path, args, words):
+    (tmp_path / 'mine.py').write_text('from torch import nn\nLAYERS = 3\n\n\ndef build():\n    return nn.Linear(784, 784)\n')
+    (tmp_path / 'broken.py').write_text('undefined_name\n')
+    np.save(tmp_path / 'x.npy', X[:100])
+    proc = aehealth('trial', *args, cwd=tmp_path)
+    assert proc.returncode == 2 and words in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
