@@ -110,6 +110,9 @@ def judged(metrics, epochs, seconds):
     finite = final is not None and math.isfinite(final)
     learns = (not failures and finite and final < rules.PLATEAU
               and (diversity is None or diversity >= rules.ONE_OUTPUT))
+    if base and gap <= 0:  # every target alike: no plateau to leave, so the rules alone judge the run
+        loss = metrics.get('final_loss')
+        learns = not failures and loss is not None and math.isfinite(loss)
     return dict(final_ratio=final if finite else None, output_diversity=diversity,
                 plateau_exit=metrics.get('plateau_exit_epoch'), learns=bool(learns),
                 findings=[{'rule': f['rule'], 'level': f['level']} for f in metrics['findings']],

@@ -21,10 +21,11 @@ NAMES = ('one_output', 'vanishing_gradient', 'saturated_units', 'plateau')
 EXPECTED = (True, True)  # (its failure findings name the cause, the fixed version has none), as measured
 
 
-def network(fixed=False):
-    """The question's graph as a Keras model: posted (sigmoid, 2x2 VALID, stddev-1 conv init) or --fix's."""
+def network(fixed=False, kernels=False):
+    """The question's graph as a Keras model: posted (sigmoid, 2x2 VALID, stddev-1 conv init) or --fix's; kernels:
+    the accepted answer's 5x5 and 3x3 kernels (SAME) alone."""
     act = 'relu' if fixed else 'sigmoid'
-    (k1, k2), pad = ((5, 3), 'same') if fixed else ((2, 2), 'valid')
+    (k1, k2), pad = ((5, 3), 'same') if fixed or kernels else ((2, 2), 'valid')
     conv_init = keras.initializers.TruncatedNormal(stddev=1.0)  # the question's truncated_normal_initializer()
     return keras.Sequential([
         keras.Input((784,)), layers.Reshape((28, 28, 1)),
@@ -42,9 +43,9 @@ def network(fixed=False):
     ], name='question_fixed' if fixed else 'question_posted')
 
 
-def build(fixed=False):
+def build(fixed=False, kernels=False):
     x = common.mnist()[0].reshape(-1, 784).astype('float32') / 255
-    model = network(fixed)
+    model = network(fixed, kernels)
     model.compile(optimizer=keras.optimizers.Adam(1e-3 if fixed else 1e-4), loss='mse')
     return dict(model=model, x=x, y=x, fit=dict(epochs=20, batch_size=100 if fixed else 1000, shuffle=True), every=2)
 
