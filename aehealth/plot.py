@@ -126,6 +126,7 @@ def plot_trial(report, path):
     ax.axhline(rules.PLATEAU, color='gray', ls='--', lw=1, label=f'{rules.PLATEAU:g}x: the plateau')
     ax.axhline(rules.PLATEAU_EXIT, color='gray', ls=':', lw=1, label=f'{rules.PLATEAU_EXIT:g}x: left the plateau')
     ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter('%g'))
+    ax.yaxis.set_minor_formatter(matplotlib.ticker.FormatStrFormatter('%g'))
     ax.set_xlabel('epoch (0: untrained)', fontsize=9)
     ax.set_ylabel('loss on the sample / the mean target\'s (above the loss\'s minimum)', fontsize=9)
     ax.grid(alpha=0.3)

@@ -89,8 +89,9 @@ def targets_in_range(y, output_range):
 
 
 def data_change(name, x, y, output_range):
-    """(x, y) with a data change made; y is x when it was (an autoencoder's targets are its inputs)."""
-    same = y is x
+    """(x, y) with a data change made; y is x when it was, or was equal to it (an autoencoder's targets are its
+    inputs: scaled with them)."""
+    same = y is x or (np.shape(y) == np.shape(x) and np.array_equal(y, x))
     if name == 'scale_inputs':
         x = scale_inputs(x)
         return x, x if same else y
@@ -110,7 +111,8 @@ def judged(metrics, epochs, seconds):
     finite = final is not None and math.isfinite(final)
     learns = (not failures and finite and final < rules.PLATEAU
               and (diversity is None or diversity >= rules.ONE_OUTPUT))
-    if base and gap <= 0:  # every target alike: no plateau to leave, so the rules alone judge the run
+    if base and math.isclose(base['mean_input'], base['floor'], rel_tol=1e-6, abs_tol=1e-12):
+        # every target alike (the mean target is the answer): no plateau to leave, so the rules alone judge the run
         loss = metrics.get('final_loss')
         learns = not failures and loss is not None and math.isfinite(loss)
     return dict(final_ratio=final if finite else None, output_diversity=diversity,

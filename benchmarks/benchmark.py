@@ -4,6 +4,8 @@
     python benchmarks/benchmark.py --only callback --epochs 5   # the Keras callback's cost on a fit of the fixed network
     python benchmarks/benchmark.py --only probe          # the probe alone and beside two busy processes
     python benchmarks/benchmark.py --only torch --epochs 3      # aehealth.torch's cost on a PyTorch conv autoencoder
+    python benchmarks/benchmark.py --only cost           # one check against a training pass; every='auto''s share
+    python benchmarks/benchmark.py --only trial --repeats 3     # a trial with jobs=2 against jobs=1
 
 Not a test: it prints tables. Each measurement runs in its own process (our code disables eager execution,
 Keras needs it), alternating the two sides so both see the same machine state; medians over --repeats.
@@ -281,6 +283,35 @@ def worker_cost(framework, x, epochs, sample):
                 (seconds - auto.seconds), auto_checks=len(auto.health), epochs=epochs, images=len(x))
 
 
+def trial_table(args):
+    """The README's trial (examples/trial_torch.py: 3 changes x 2 seeds) with jobs=1 and jobs=2, alternating."""
+    script = ('import sys, time, json; sys.path.insert(0, {root!r}); sys.path.insert(0, {root!r} + "/examples")\n'
+              'import numpy as np, torch; from torch import nn; import trial_torch as t\n'
+              'from aehealth.torch import trial\n'
+              'if __name__ == "__main__":\n'
+              '    x = np.load({root!r} + "/tests/data/mnist_subset.npz")["x_train"].reshape(-1, 784) / 255\n'
+              '    t0 = time.perf_counter()\n'
+              '    r = trial(t.build, x.astype("float32"), nn.MSELoss(), seeds=(0, 1), variants={{"a code of 64": '
+              't.wider_code}}, jobs={jobs}, verbose=False)\n'
+              '    print(json.dumps(dict(seconds=time.perf_counter() - t0, ratios=[run["final_ratio"] for run in r.runs])))\n')
+    times = {1: [], 2: []}
+    ratios = {}
+    for k in range(args.repeats):
+        for jobs in (1, 2):
+            out = subprocess.run([sys.executable, '-c', script.format(root=str(ROOT), jobs=jobs)], capture_output=True,
+                                 text=True, cwd=ROOT, check=True)
+            got = json.loads(out.stdout.strip().splitlines()[-1])
+            times[jobs].append(got['seconds'])
+            ratios[jobs] = got['ratios']
+        print(f'repeat {k + 1}/{args.repeats}: jobs=1 {times[1][-1]:.1f} s, jobs=2 {times[2][-1]:.1f} s', flush=True)
+    one, two = statistics.median(times[1]), statistics.median(times[2])
+    print(f'\nthe README\'s trial (6 runs of 5 epochs on 1200 images, each process with 1 thread), median of '
+          f'{args.repeats}\n')
+    print('| jobs | seconds |\n|---|---|')
+    print(f'| 1 | {one:.1f} |\n| 2 | {two:.1f} |\n| jobs=2 finishes sooner by (jobs=1 / jobs=2) | {one / two:.2f}x |')
+    print(f'| the same final losses in both | {ratios[1] == ratios[2]} |', flush=True)
+
+
 def run_worker(kind, args, *extra):
     out = subprocess.run([sys.executable, __file__, '--worker', kind, '--data', args.data or '',
                           '--images', str(args.images), '--epochs', str(args.epochs), '--sample', str(args.sample),
@@ -366,7 +397,7 @@ def main():
     p.add_argument('--epochs', type=int, default=1, help='timed passes per measurement (default: %(default)s)')
     p.add_argument('--repeats', type=int, default=5, help='measurements of each side (default: %(default)s)')
     p.add_argument('--sample', type=int, default=1000, help='rows the health monitor measures (default: %(default)s)')
-    p.add_argument('--only', choices=('faithful', 'probe', 'callback', 'torch', 'step', 'cost'), action='append',
+    p.add_argument('--only', choices=('faithful', 'probe', 'callback', 'torch', 'step', 'cost', 'trial'), action='append',
                    help='run only these parts (default: all)')
     p.add_argument('--worker', choices=('ours', 'keras', 'probe', 'callback', 'plain', 'torch', 'torch_plain',
                                         'cost_keras', 'cost_torch'),
@@ -451,6 +482,8 @@ def main():
                 print(f'| {words} | {statistics.median(w[words] for w in where):.0%} |')
     if 'cost' in parts:
         cost_table(args)
+    if 'trial' in parts:
+        trial_table(args)
     if 'step' in parts:
         ours, keras = [], []
         for k in range(args.repeats):

@@ -59,13 +59,15 @@ def trial_of(name, jobs):
     spec = case.build(False)
     if getattr(case, 'FRAMEWORK', 'keras') == 'torch':
         from aehealth.torch import trial
-        return trial(functools.partial(model_of, name), spec['x'], spec['loss_fn'], targets=spec['y'],
+        targets = None if spec['y'] is spec['x'] else spec['y']
+        return trial(functools.partial(model_of, name), spec['x'], spec['loss_fn'], targets=targets,
                      optimizer=spec['optimizer'], epochs=spec['epochs'], batch_size=spec['batch_size'], jobs=jobs)
     import numpy as np
 
     from aehealth.keras import trial
     repeat = spec.get('repeat', 1)  # as cases/common.py trains it: an epoch passes the data `repeat` times
-    x, y = np.concatenate([spec['x']] * repeat), np.concatenate([spec['y']] * repeat)
+    x = np.concatenate([spec['x']] * repeat)
+    y = None if spec['y'] is spec['x'] else np.concatenate([spec['y']] * repeat)
     variants = {'the accepted answer\'s 5x5 and 3x3 kernels': kernels_variant} if name == 'question' else None
     return trial(functools.partial(model_of, name), x, y, epochs=spec['fit']['epochs'],
                  batch_size=spec['fit']['batch_size'], variants=variants, jobs=jobs)

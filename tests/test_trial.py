@@ -278,3 +278,15 @@ def test_the_command_line_says_in_one_line_what_it_cannot_use(tmp_path, args, wo
     np.save(tmp_path / 'x.npy', X[:100])
     proc = aehealth('trial', *args, cwd=tmp_path)
     assert proc.returncode == 2 and words in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_scaling_the_inputs_scales_targets_equal_to_them_and_leaves_other_targets():
+    from aehealth.trial import NotApplicable, data_change
+    x = RAW[:50]
+    scaled, targets = data_change('scale_inputs', x, x.copy(), (0.0, 1.0))  # an autoencoder's: equal, not the same
+    assert scaled.max() == 1.0 and np.array_equal(scaled, targets)
+    noisy = x + 3.0
+    scaled, targets = data_change('scale_inputs', noisy, x, (0.0, 1.0))  # a denoiser's clean targets are its own
+    assert scaled.max() <= 1.0 and targets is x
+    with pytest.raises(NotApplicable, match='in \\[0, 1\\] already'):
+        data_change('scale_inputs', X, X, (0.0, 1.0))
