@@ -191,10 +191,12 @@ class Registry:
         """The rules as a markdown table: the README's (words, kind, fires_when), or docs/rules.md's (named, kind,
         threshold, why; 'named' is the words with the rule's name)."""
         heads = {'words': 'rule', 'named': 'rule', 'kind': 'kind', 'fires_when': 'fires when', 'threshold': 'threshold',
-                 'why': 'why this threshold'}
+                 'why': 'why this threshold', 'changes': 'changes a trial tries'}
         rows = [f'| {" | ".join(heads[c] for c in columns)} |', '|' + '---|' * len(columns)]
         for unit in self._rules:
-            cells = [f'{unit.words} (`{unit.name}`)' if c == 'named' else getattr(unit, c) for c in columns]
+            cells = [f'{unit.words} (`{unit.name}`)' if c == 'named' else
+                     ', '.join(f'`{name}`' for name in unit.changes) or '-' if c == 'changes' else getattr(unit, c)
+                     for c in columns]
             rows.append(f'| {" | ".join(cells)} |')
         return '\n'.join(rows)
 

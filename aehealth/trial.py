@@ -53,6 +53,12 @@ CHANGES = {c.name: c for c in (
 )}
 
 
+def changes_table():
+    """The changes as a markdown table (docs/aehealth.md's): name, what it touches, what it does."""
+    rows = ['| change | touches | what it does |', '|---|---|---|']
+    return '\n'.join(rows + [f'| `{c.name}` | {c.kind} | {c.words} |' for c in CHANGES.values()])
+
+
 class NotApplicable(Exception):
     """A change that cannot be made to this model (the message says why, and what the user can do instead)."""
 

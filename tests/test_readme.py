@@ -82,3 +82,8 @@ def test_the_rule_tables_are_the_registrys():
     assert diagnostics.RULES.table() in README, 'python docs/rule_tables.py writes the tables'
     assert diagnostics.RULES.table(('named', 'kind', 'threshold', 'why')) in DOCS['rules.md']
     assert set(rules.REGISTRY.names()) < set(diagnostics.RULES.names())
+    assert diagnostics.RULES.table(('words', 'changes')) in DOCS['aehealth.md']
+    from aehealth import trial
+    assert trial.changes_table() in DOCS['aehealth.md']
+    named = {c for unit in diagnostics.RULES for c in unit.changes}
+    assert named == set(trial.CHANGES)  # each change is one some rule suggests, and each it suggests exists
