@@ -56,6 +56,23 @@ LOGIT_LOSSES = ('with_logits', 'withlogits')
 MODAL = (nn.modules.batchnorm._BatchNorm, nn.modules.dropout._DropoutNd)  # modules that act otherwise in training
 
 
+def refuse_sharded(model):
+    """A one-line error for weights sharded across processes (FSDP, fully_shard, tensor parallelism): a check on one
+    rank would run the model's forward, which gathers the shards from the other ranks, and wait for them forever."""
+    sharded = [type(m).__name__ for m in model.modules() if 'FullyShardedDataParallel' in type(m).__name__ or
+               type(m).__name__.startswith('FSDP')]
+    if sharded or any(type(p).__name__ == 'DTensor' for p in model.parameters()):
+        raise UsageError(f'{sharded[0] if sharded else "a model with DTensor weights"}: its weights are sharded across '
+                         f'processes, which aehealth cannot measure from one; monitor the same model unsharded, on '
+                         f'one process (or under DistributedDataParallel)')
+
+
+def _rank():
+    """This process's rank in torch.distributed's default group (0 when it is not initialised)."""
+    distributed = torch.distributed
+    return distributed.get_rank() if distributed.is_available() and distributed.is_initialized() else 0
+
+
 def _unwrapped(model):
     """The module a wrapper runs: torch.compile's original module (measured eagerly, with hooks), a
     DistributedDataParallel's or DataParallel's (measured without their collectives)."""
@@ -176,6 +193,7 @@ class Probe:
     def __init__(self, model, sample, targets, loss_fn, forward=None):
         if not isinstance(model, nn.Module):
             raise UsageError(f'model is a {type(model).__name__}, not a torch.nn.Module')
+        refuse_sharded(model)
         model = _unwrapped(model)
         if not callable(loss_fn):
             raise UsageError(f'loss_fn={loss_fn!r} is not callable: pass the loss your loop uses, for example '
@@ -567,34 +585,43 @@ class HealthMonitor(core.Results):
     step hooks measure one step's update per checked epoch. With `out`, a folder gets health.json, health.png and
     TensorBoard scalars. `targets`: what the model should output for `sample` (default: the sample itself).
     `forward`: a function from inputs to what `loss_fn` takes, for a model that needs more than `model(x)`.
-    `every='auto'` spaces the checks so that they take at most `budget` of the training time."""
+    `every='auto'` spaces the checks so that they take at most `budget` of the training time. `step_hooks=False`:
+    the caller calls `step_begins()` once the step's gradients are made and `step_ends()` after the update (as
+    aehealth.lightning does: Lightning runs the backward pass inside `optimizer.step(closure)`)."""
 
     def __init__(self, model, sample, loss_fn, optimizer=None, targets=None, every=1, out=None, verbose=True,
-                 forward=None, budget=core.BUDGET):
+                 forward=None, budget=core.BUDGET, step_hooks=True):
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
+        if isinstance(model, nn.Module):
+            refuse_sharded(model)  # on every rank alike, so that all of them stop, not only the one that checks
         if optimizer is not None and not hasattr(optimizer, 'register_step_pre_hook'):
             raise UsageError(f'optimizer is a {type(optimizer).__name__}, not a torch.optim.Optimizer: pass the '
                              f'optimizer your loop steps, or none')
         self.monitor = core.Monitor(*_pair(sample, targets), every, out, verbose, framework='torch', budget=budget)
-        self._handles, self._finished, self._watched = [], False, False
+        self._handles, self._finished, self._watched, self.watch = [], False, False, None
+        self.rank = _rank()
+        if self.rank != 0:  # one process checks (and reports); the others return at once, never in a collective
+            return
         if optimizer is None:
             self.monitor.record.notes.append('no optimizer given: the learning-rate rules were skipped (pass '
                                              'optimizer= to measure one step of each checked epoch)')
         self.monitor.attach(lambda s, t: Probe(model, s, t, loss_fn, forward), inside_training=False)
-        self.watch = None
         if optimizer is not None:
             self.watch = LoopWatch(_unwrapped(model), optimizer, self.monitor.record.loop)
-            self._handles = [optimizer.register_step_pre_hook(self._step_begins),
-                             optimizer.register_step_post_hook(self._step_ends)]
+            if step_hooks:
+                self._handles = [optimizer.register_step_pre_hook(self.step_begins),
+                                 optimizer.register_step_post_hook(self.step_ends)]
         self.monitor.begin(0)
 
-    def _step_begins(self, *_):
+    def step_begins(self, *_):
+        """Before an optimizer step, its gradients made (the optimizer's pre-step hook, unless step_hooks=False)."""
         self._watched = self.monitor.armed and self.monitor.session is not None
         with self.monitor.guard('the loop around a step'):
             self.watch.before_step(self._watched)
         self.monitor.step_begins()
 
-    def _step_ends(self, *_):
+    def step_ends(self, *_):
+        """After an optimizer step's update (its post-step hook, unless step_hooks=False)."""
         self.monitor.step_ends()
         with self.monitor.guard('the loop around a step'):
             self.watch.after_step(self._watched)
@@ -603,13 +630,15 @@ class HealthMonitor(core.Results):
 
     def epoch_end(self, loss=None):
         """Call after each epoch (`loss`: its training loss, if you have it, to catch NaN between checks)."""
+        if self.rank != 0:
+            return
         if self.watch is not None and self.monitor.due(ahead=1):
             self.monitor.record.loop['learning_rate'] = self.watch.learning_rate()
         self.monitor.epoch_end(loss)
 
     def finish(self):
         """The report: prints it (verbose), writes the folder (out), removes the optimizer's hooks; the findings."""
-        if not self._finished:
+        if not self._finished and self.rank == 0:
             for handle in self._handles:
                 handle.remove()
             self.monitor.finish(f'{type(self.model).__name__}: health over training')
