@@ -6,6 +6,7 @@
     python benchmarks/benchmark.py --only torch --epochs 3      # aehealth.torch's cost on a PyTorch conv autoencoder
     python benchmarks/benchmark.py --only cost           # one check against a training pass; every='auto''s share
     python benchmarks/benchmark.py --only trial --repeats 3     # a trial with jobs=2 against jobs=1
+    python benchmarks/benchmark.py --only lightning --epochs 3  # aehealth.lightning's cost on a Lightning fit
 
 Not a test: it prints tables. Each measurement runs in its own process (our code disables eager execution,
 Keras needs it), alternating the two sides so both see the same machine state; medians over --repeats.
@@ -218,6 +219,41 @@ def worker_torch(x, epochs, sample, monitor):
     return seconds / epochs, share, dict(shares, check_seconds=total / 3)
 
 
+def worker_lightning(x, epochs, sample, monitor):
+    """Seconds per epoch of a Lightning fit of the same conv autoencoder (batch 128, Adam 1e-3, MSE), with or without
+    aehealth.lightning.HealthCallback(every=1); the callback's own share of the rest."""
+    import lightning.pytorch as L
+    import torch
+    from torch import nn
+
+    from aehealth.lightning import HealthCallback
+
+    class Module(L.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.model, self.loss_fn = torch_conv_autoencoder(), nn.MSELoss()
+
+        def forward(self, batch):
+            return self.model(batch)
+
+        def training_step(self, batch, batch_idx):
+            return self.loss_fn(self(batch), batch)
+
+        def configure_optimizers(self):
+            return torch.optim.Adam(self.parameters(), 1e-3)
+
+    torch.manual_seed(0)
+    images = torch.as_tensor(x.reshape(-1, 1, 28, 28))
+    loader = torch.utils.data.DataLoader(images, batch_size=TORCH_BATCH, shuffle=True)
+    callback = HealthCallback(images[:sample].numpy(), verbose=False) if monitor else None
+    trainer = L.Trainer(max_epochs=epochs, accelerator='cpu', logger=False, enable_progress_bar=False,
+                        enable_checkpointing=False, enable_model_summary=False, callbacks=[callback] if callback else [])
+    t0 = time.perf_counter()
+    trainer.fit(Module(), loader)
+    seconds = time.perf_counter() - t0
+    return seconds / epochs, callback.monitor.seconds / (seconds - callback.monitor.seconds) if callback else None
+
+
 COST_BATCH = 128  # the batch size of the cost measurements, as the tutorials train
 
 
@@ -397,10 +433,11 @@ def main():
     p.add_argument('--epochs', type=int, default=1, help='timed passes per measurement (default: %(default)s)')
     p.add_argument('--repeats', type=int, default=5, help='measurements of each side (default: %(default)s)')
     p.add_argument('--sample', type=int, default=1000, help='rows the health monitor measures (default: %(default)s)')
-    p.add_argument('--only', choices=('faithful', 'probe', 'callback', 'torch', 'step', 'cost', 'trial'), action='append',
+    p.add_argument('--only', choices=('faithful', 'probe', 'callback', 'torch', 'step', 'cost', 'trial', 'lightning'),
+                   action='append',
                    help='run only these parts (default: all)')
     p.add_argument('--worker', choices=('ours', 'keras', 'probe', 'callback', 'plain', 'torch', 'torch_plain',
-                                        'cost_keras', 'cost_torch'),
+                                        'cost_keras', 'cost_torch', 'lightning', 'lightning_plain'),
                    help=argparse.SUPPRESS)
     p.add_argument('--run', help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -415,6 +452,10 @@ def main():
             return
         if args.worker in ('cost_keras', 'cost_torch'):
             print(json.dumps(worker_cost(args.worker.split('_')[1], x, args.epochs, args.sample)))
+            return
+        if args.worker in ('lightning', 'lightning_plain'):
+            seconds, share = worker_lightning(x, args.epochs, args.sample, monitor=args.worker == 'lightning')
+            print(json.dumps({'seconds_per_epoch': seconds, 'own_share': share}))
             return
         if args.worker in ('torch', 'torch_plain'):
             seconds, share, where = worker_torch(x, args.epochs, args.sample, monitor=args.worker == 'torch')
@@ -484,6 +525,26 @@ def main():
         cost_table(args)
     if 'trial' in parts:
         trial_table(args)
+    if 'lightning' in parts:
+        plain, monitored, shares = [], [], []
+        for k in range(args.repeats):
+            plain.append(run_worker('lightning_plain', args)['seconds_per_epoch'])
+            got = run_worker('lightning', args)
+            monitored.append(got['seconds_per_epoch'])
+            shares.append(got['own_share'])
+            print(f'repeat {k + 1}/{args.repeats}: fit {plain[-1]:.2f} s/epoch, with HealthCallback(every=1) '
+                  f'{monitored[-1]:.2f} s/epoch, of which the callback\'s own work {shares[-1]:.1%} of the rest',
+                  flush=True)
+        a, b = statistics.median(plain), statistics.median(monitored)
+        paired = statistics.median(m / p for p, m in zip(plain, monitored))
+        print(f'\nthe Lightning callback on a fit of the conv autoencoder ({args.images} images x {args.epochs} '
+              f'epoch(s), batch {TORCH_BATCH}, sample {args.sample}, every=1), median of {args.repeats}\n')
+        print('| fit | seconds per epoch |\n|---|---|')
+        print(f'| Trainer.fit | {a:.2f} |\n| with HealthCallback(sample, every=1) | {b:.2f} |')
+        print(f'| cost: the medians\' ratio | {b / a - 1:+.1%} |')
+        print(f'| cost: the median of the {args.repeats} pairs\' ratios | {paired - 1:+.1%} |')
+        print(f'| cost: the callback\'s own time over the rest of the fit, median | {statistics.median(shares):+.1%} |',
+              flush=True)
     if 'step' in parts:
         ours, keras = [], []
         for k in range(args.repeats):

@@ -131,6 +131,10 @@ def doc(results):
              'on the 1400-image MNIST subset committed in `tests/data/`). Each case\'s script is `cases/<name>.py`; '
              '`python cases/<name>.py` runs it and its fix and prints what each check said.', '',
              table(results), '']
+    trials_json = HERE / 'trials.json'
+    if trials_json.is_file():
+        from cases import trials
+        parts += ['## Trials', '', trials.INTRO, '', trials.doc(json.loads(trials_json.read_text())), '']
     for name, r in results.items():
         case = common.load(name)
         n = r['numbers']

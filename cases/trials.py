@@ -48,6 +48,13 @@ NOT_RUN = {  # why a trial cannot run the case as reported
 BUDGET = {'question': dict(epochs=60, batch_size=100)}
 
 
+INTRO = ('Written by `python cases/trials.py` (cases/trials.json): aehealth\'s trial on each case with a documented '
+         'cause, as reported (its model, data, loss, optimizer, batch size and epochs; the question with 720 steps), '
+         'one seed, the changes the rules suggest for its failures. "Learns": no failure finding, the final loss '
+         'under 0.95x the mean target\'s and the outputs not one picture. The verdict compares the recommended change '
+         'with the documented fix, or with a change of the same effect; misses say why.')
+
+
 def model_of(name):
     """A new model for the case, as reported (the function a trial calls for each run)."""
     return common.load(name).build(False)['model']

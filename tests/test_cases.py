@@ -85,6 +85,9 @@ def test_the_readme_table_is_the_committed_results():
     assert list(committed) == run.CASES
     assert run.summary(committed) in ' '.join((ROOT / 'README.md').read_text().split())
     assert run.table(committed) in (ROOT / 'docs' / 'cases.md').read_text()
+    from cases import trials  # the trial on each documented case: its table is the committed trials.json's
+    tried = json.loads((ROOT / 'cases' / 'trials.json').read_text())
+    assert set(tried) == set(trials.DOCUMENTED) and trials.doc(tried) in (ROOT / 'docs' / 'cases.md').read_text()
     for name, r in committed.items():
         assert (r['names_cause'], r['fixed_clean']) == importlib.import_module(f'cases.{name}').EXPECTED, name
 
