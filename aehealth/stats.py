@@ -24,31 +24,41 @@ def layer_sums(a, activation, percentiles=True, shift=None, channels=None):
     an input only where it is stuck at every position, as a filter that is zero everywhere gets no gradient.
     """
     a = np.asarray(a, np.float32)
-    grouped = None
-    if channels is not None and a.ndim > 2:
-        grouped = (len(a), -1, a.shape[channels])
-        a = np.moveaxis(a, channels, -1)
-    a = a.reshape(len(a), -1)
-    shift = a.mean(0) if shift is None else shift
-    d = a - shift
-    values = a.ravel()
-    sums = {'n': len(a), 'shift': shift, 'sum': d.sum(0, dtype=np.float64),
-            'sumsq': np.square(d).sum(0, dtype=np.float64), 'derivative': None, 'stuck': None,
-            'percentiles': np.percentile(values[::max(1, len(values) // PERCENTILE_VALUES)], (10, 90))
-            if percentiles else None}
+    flat = a.reshape(len(a), -1)  # units in a's own order: moving the channels last would copy the layer
+    shift = flat.mean(0) if shift is None else shift
+    d = flat - shift
+    sums = {'n': len(a), 'shift': shift, 'sum': _column_sums(d), 'sumsq': _column_sums(np.square(d, out=d)),
+            'derivative': None, 'stuck': None, 'percentiles': _percentiles(flat) if percentiles else None}
     stuck = None
     if activation == 'sigmoid':
-        stuck = (a < SATURATION_MARGIN) | (a > 1 - SATURATION_MARGIN)
-        sums['derivative'] = float((a * (1 - a)).sum(dtype=np.float64))
+        stuck = (flat < SATURATION_MARGIN) | (flat > 1 - SATURATION_MARGIN)
+        sums['derivative'] = float((flat * (1 - flat)).sum(dtype=np.float64))
     elif activation == 'tanh':  # tanh(z) = 2 sigmoid(2z) - 1: the same margin, doubled
-        stuck = np.abs(a) > 1 - 2 * SATURATION_MARGIN
-        sums['derivative'] = float((1 - np.square(a)).sum(dtype=np.float64))
+        stuck = np.abs(flat) > 1 - 2 * SATURATION_MARGIN
+        sums['derivative'] = float((1 - np.square(flat)).sum(dtype=np.float64))
     elif activation == 'relu':
-        stuck = a <= 0
-        sums['derivative'] = float((a > 0).sum())
+        stuck = flat <= 0
+        sums['derivative'] = float(np.count_nonzero(flat > 0))
+    if stuck is not None and channels is not None and a.ndim > 2:
+        channels %= a.ndim
+        stuck = stuck.reshape(a.shape).all(axis=tuple(k for k in range(1, a.ndim) if k != channels))
     if stuck is not None:
-        sums['stuck'] = (stuck if grouped is None else stuck.reshape(grouped).all(axis=1)).sum(0)
+        sums['stuck'] = stuck.sum(0)
     return sums
+
+
+SUM_ROWS = 128  # rows summed in float32 before the float64 total: exact enough for a mean and a variance, 5x faster
+
+
+def _column_sums(d):
+    """Each column's sum, in float64 across blocks of SUM_ROWS rows."""
+    return sum(d[i:i + SUM_ROWS].sum(0).astype(np.float64) for i in range(0, len(d), SUM_ROWS))
+
+
+def _percentiles(values):
+    """The 10th and 90th percentile of at most PERCENTILE_VALUES of the values, taken evenly."""
+    values = values.ravel()
+    return np.percentile(values[::max(1, len(values) // PERCENTILE_VALUES)], (10, 90))
 
 
 def add_sums(total, sums):
