@@ -15,6 +15,7 @@ Nothing in the model changes (its layers' losses and random generators are put b
 is never stopped: a check that fails becomes a finding, "could not measure ...".
 """
 import contextlib
+import logging
 
 import numpy as np
 
@@ -36,6 +37,18 @@ MODAL = (keras.layers.BatchNormalization, keras.layers.Dropout, keras.layers.Spa
          keras.layers.SpatialDropout2D, keras.layers.GaussianNoise)  # layers that act otherwise in training
 UsageError = core.UsageError
 _NOT_SET = object()
+
+
+class _OwnTracing(logging.Filter):
+    """Drops TensorFlow's "frequent tf.function retracing" warning about the probe's step: each probe traces its step
+    once with and once without gradients, and TensorFlow counts the traces of every probe's step (one per model) as
+    retracing of one function."""
+
+    def filter(self, record):
+        return 'Probe._step.<locals>.step' not in record.getMessage()
+
+
+tf.get_logger().addFilter(_OwnTracing())
 
 
 # ---------------------------------------------------------------- what a layer is, to the rules

@@ -431,3 +431,17 @@ def test_the_question_in_keras_gets_both_preflight_findings_and_its_fix_no_failu
     assert posted['one_output']['evidence'].startswith('one output for every input before training: output diversity ')
     assert posted['vanishing_gradient']['evidence'].startswith("vanishing gradient: conv1's gradient is ")
     assert not [f for f in found[True] if f['level'] == 'failure']
+
+
+def test_each_model_traces_the_probes_step_once_and_tensorflow_does_not_warn_of_retracing(caplog):
+    # a trial with jobs=1 checks one model after another in one process: each probe traces its step with and without
+    # gradients once, and TensorFlow counts every probe's traces as one function's retracing
+    traced = []
+    for k in range(4):
+        model = keras.Sequential([keras.Input((784,)), L.Dense(32 + k, 'relu'), L.Dense(784, 'sigmoid')])
+        model.compile('adam', 'mse')
+        monitor = HealthMonitor(X[:1100], verbose=False)
+        model.fit(X[:256], X[:256], epochs=3, batch_size=64, verbose=0, callbacks=[monitor])
+        traced.append(sum(f.experimental_get_tracing_count() for f in monitor.monitor.session.probe._steps.values()))
+    assert traced == [2, 2, 2, 2]
+    assert not [r for r in caplog.records if 'retracing' in r.getMessage()]
