@@ -423,14 +423,15 @@ class Monitor:
         self.armed = self.due(ahead=1)
 
     def due(self, ahead=0):
-        """Whether the epoch `ahead` epochs from now ends with a check (every='auto': now, if one more check keeps
-        the monitor's time within the budget's share of the training time; ahead, maybe)."""
+        """Whether the epoch `ahead` epochs from now ends with a check (every='auto': now, if the monitor's time stays
+        within the budget's share of the training time with this check and the one finish() makes if training ends
+        here; ahead, maybe)."""
         if self.every != 'auto':
             return (self.epochs_done + ahead) % self.every == 0
         if ahead:
             return True
         training = time.perf_counter() - (self.began or time.perf_counter()) - (self.seconds - self.seconds_before)
-        return self.seconds + self.check_seconds <= self.budget * training
+        return self.seconds + 2 * self.check_seconds <= self.budget * training
 
     def _judge(self, epoch):
         """The findings as they stand, and with `verbose` a line: the epoch, the loss, and any new failure."""

@@ -225,14 +225,15 @@ def test_what_is_not_finite_is_said_in_words():
 
 
 def test_every_auto_spaces_the_checks_to_keep_the_monitor_within_its_budget(monkeypatch):
-    """A fake clock: each epoch trains for 1 s and each check takes 0.2 s; at 5% the monitor may check every 4th."""
+    """A fake clock: each epoch trains for 1 s and each check takes 0.3 s; at 5% the monitor may check every 6th,
+    keeping room for the check finish() makes."""
     clock = [0.0]
     monkeypatch.setattr(core.time, 'perf_counter', lambda: clock[0])
     monitor = core.Monitor(X[:300], every='auto', verbose=False, budget=0.05)
 
     class Session:
         def check(self, epoch, step_update=None):
-            clock[0] += 0.2
+            clock[0] += 0.3
             monitor.health.append({'epoch': epoch})
 
         def metrics(self, *args):
@@ -243,7 +244,8 @@ def test_every_auto_spaces_the_checks_to_keep_the_monitor_within_its_budget(monk
         clock[0] += 1.0  # an epoch of training
         monitor.epoch_end()
     checked = [h['epoch'] for h in monitor.health]
-    assert checked[0] == 0 and 8 <= len(checked) <= 10, checked  # 0.2 s a check within 5% of 40 s: 10 at most
-    assert monitor.seconds <= 0.05 * 40 + 1e-9
+    assert checked[0] == 0 and 5 <= len(checked) <= 6, checked  # 0.3 s a check within 5% of 40 s: 6 at most
+    # with the check finish() makes when the last epoch had none, still within the budget
+    assert monitor.seconds + (0.3 if checked[-1] != 40 else 0.0) <= 0.05 * 40 + 1e-9, checked
     with pytest.raises(UsageError):
         core.Monitor(X[:300], every='auto', budget=5)
