@@ -1,4 +1,5 @@
-"""aehealth for Keras 3 (TensorFlow backend): a pre-flight check, and a callback that says why an autoencoder is stuck.
+"""aehealth for Keras 3 (TensorFlow, JAX or PyTorch backend): a pre-flight check, and a callback that says why an
+autoencoder is stuck.
 
     from aehealth.keras import HealthMonitor, preflight
     preflight(model, x_train[:1000])                          # before training: what is wrong already
@@ -9,22 +10,23 @@
 Both run the model on the sample you give, recording each layer's output as the model's own call makes it (so
 Sequential, functional and subclassed models, nested ones and wrapped layers are all measured the same way), and
 take each weight matrix's gradient of the compiled loss, extra losses (activity regularisers, add_loss) included,
-with a GradientTape. A model without a `call` or a compiled loss (its own train_step, like keras.io's VAE) attaches
-with `forward=`: a function from inputs to the reconstruction, or to (reconstruction, mean, log-variance).
+through the backend in use (aehealth.keras_backends). A model without a `call` or a compiled loss (its own
+train_step, like keras.io's VAE) attaches with `forward=`: a function from inputs to the reconstruction, or to
+(reconstruction, mean, log-variance).
 Nothing in the model changes (its layers' losses and random generators are put back as they were), and training
 is never stopped: a check that fails becomes a finding, "could not measure ...".
 """
 import contextlib
-import logging
 
 import numpy as np
 
 try:
     import keras
-    import tensorflow as tf
-except ImportError as e:  # the extra "keras" is not installed
-    raise ImportError(f'aehealth.keras needs TensorFlow with Keras 3 ({e.name} is missing): pip install '
-                      f'"aehealth[keras]"') from None
+
+    from aehealth import keras_backends as backend
+except ImportError as e:  # no Keras, or not its backend: the extras say what to install
+    raise ImportError(f'aehealth.keras needs Keras 3 and its backend ({e.name} is missing): pip install '
+                      f'"aehealth[keras]" for TensorFlow, "aehealth[keras-jax]" or "aehealth[keras-torch]"') from None
 
 from aehealth import monitor as core
 from aehealth import network, rules
@@ -39,16 +41,6 @@ UsageError = core.UsageError
 _NOT_SET = object()
 
 
-class _OwnTracing(logging.Filter):
-    """Drops TensorFlow's "frequent tf.function retracing" warning about the probe's step: each probe traces its step
-    once with and once without gradients, and TensorFlow counts the traces of every probe's step (one per model) as
-    retracing of one function."""
-
-    def filter(self, record):
-        return 'Probe._step.<locals>.step' not in record.getMessage()
-
-
-tf.get_logger().addFilter(_OwnTracing())
 
 
 # ---------------------------------------------------------------- what a layer is, to the rules
@@ -119,8 +111,9 @@ def _leaves(model):
 
 
 @contextlib.contextmanager
-def _recording(leaves, record):
-    """Each leaf's `call` wrapped for the duration, appending (layer, input, output) to `record` as the model runs."""
+def _recording(leaves, record, nudge=None):
+    """Each leaf's `call` wrapped for the duration, appending (layer, input, output) to `record` as the model runs
+    (`nudge(k, output)`: what the k-th leaf to run returns instead, for keras_backends.upstream on JAX)."""
     saved = []
     try:
         for layer in leaves:
@@ -128,6 +121,8 @@ def _recording(leaves, record):
 
             def call(*args, _original=original, _layer=layer, **kwargs):
                 out = _original(*args, **kwargs)
+                if nudge is not None:
+                    out = nudge(len(record), out)
                 record.append((_layer, args[0] if args else kwargs.get('inputs'), out))
                 return out
             saved.append((layer, layer.__dict__.get('call', _NOT_SET)))
@@ -150,7 +145,7 @@ def _untouched(model):
     generators = [sg for layer in layers for sg in getattr(layer, '_seed_generators', [])]
     from keras.src.random.seed_generator import global_seed_generator
     generators.append(global_seed_generator())
-    states = [(sg, np.asarray(sg.state)) for sg in generators]
+    states = [(sg, backend.numpy(sg.state)) for sg in generators]
     try:
         yield
     finally:
@@ -163,16 +158,9 @@ def _untouched(model):
             sg.state.assign(state)
 
 
-def _first(value):
-    """The first tensor of a layer's output (an RNN with return_state, a Bidirectional with merge_mode=None)."""
-    while isinstance(value, (list, tuple)):
-        value = value[0]
-    return value
-
-
 def _same_values(a, b):
     """Whether a layer's output is the reconstruction, up to its shape."""
-    a, b = np.asarray(a, np.float64).ravel(), np.asarray(b, np.float64).ravel()
+    a, b = backend.numpy(a).astype(np.float64).ravel(), backend.numpy(b).astype(np.float64).ravel()
     return a.shape == b.shape and np.allclose(a, b, rtol=1e-4, atol=1e-6)
 
 
@@ -204,16 +192,13 @@ def _loss_name(loss):
 
 class Probe:
     """A Keras model as aehealth.contracts.Probe: found by running it once on a few rows (the core describes the
-    network from what ran), then measured on the sample by a tf.function: every measured layer's values, the
+    network from what ran), then measured on the sample (keras_backends.step): every measured layer's values, the
     reconstruction, the loss and the kernels' gradients."""
 
     framework = 'keras'
     chunk = CHUNK
 
     def __init__(self, model, sample, targets, forward=None):
-        if keras.backend.backend() != 'tensorflow':
-            raise UsageError(f'aehealth.keras needs Keras\' TensorFlow backend, not {keras.backend.backend()!r}: set '
-                             f'KERAS_BACKEND=tensorflow (for a PyTorch module, use aehealth.torch)')
         self.model, self.notes, self.custom = model, [], forward is not None
         inputs = _inputs(model)
         if forward is None and inputs is not None and len(inputs) > 1:
@@ -240,7 +225,7 @@ class Probe:
         self.measured = [r.handle for r in described.measured]
         self.notes += described.notes
         try:
-            self.loss_fn(tf.convert_to_tensor(targets[:rules.MIN_ROWS]), recon)
+            self.loss_fn(keras.ops.convert_to_tensor(targets[:rules.MIN_ROWS]), recon)
         except Exception:
             raise UsageError(f'the loss cannot compare the targets (rows of shape {tuple(targets.shape[1:])}) with the '
                              f'output (rows of shape {self.output_shape}): pass one target per input, shaped like the '
@@ -261,38 +246,36 @@ class Probe:
             except Exception as e:
                 raise self._fit_error(x, e) from None
             self.leaves = _leaves(self.model)
-        record = []
-        x = tf.convert_to_tensor(x)
-        try:
-            with tf.GradientTape(persistent=True) as tape:
-                if x.dtype.is_floating:
-                    tape.watch(x)
-                with _recording(self.leaves, record):
-                    out = self.forward(x)
+
+        def run(x, record, nudge):
+            with _recording(self.leaves, record, nudge):
+                return self.forward(x)
+
+        def scalar(out):
+            if getattr(self, 'outputs', None) is None:
                 self._pick(out, t)
-                recon, mean, _ = self.outputs.parts(out)
-                total = tf.reduce_sum(tf.cast(recon, tf.float32))
+            return keras.ops.sum(keras.ops.cast(self.outputs.parts(out)[0], 'float32'))
+        self.outputs = None
+        try:
+            out, record, upstream = backend.upstream(run, x, scalar)
         except UsageError:
             raise
         except Exception as e:
             raise self._fit_error(np.asarray(x), e) from None
-        tensors = [_first(o) for _, _, o in record]
-        floating = [k for k, o in enumerate(tensors) if tf.is_tensor(o) and o.dtype.is_floating]
-        grads = tape.gradient(total, [tensors[k] for k in floating])
-        del tape
-        upstream = {k for k, g in zip(floating, grads) if g is not None}
+        recon, mean, _ = self.outputs.parts(out)
+        tensors = [backend.first(o) for _, _, o in record]
         made = {id(v): k for k, v in enumerate(tensors)}
         counts, records = {}, []
         for k, (layer, given, value) in enumerate(record):
             counts[layer.name] = counts.get(layer.name, 0) + 1
             key = layer.name if counts[layer.name] == 1 else f'{layer.name}#{counts[layer.name]}'
             tensor, w = tensors[k], kernel(layer)
-            if not tf.is_tensor(tensor):
+            if not keras.ops.is_tensor(tensor):
                 records.append(LayerRecord(key, key, None, False, 0, upstream=False, handle=k))
                 continue
             records.append(LayerRecord(
                 key, key, activation_name(layer), w is not None, int(np.prod(tensor.shape[1:])), upstream=k in upstream,
-                takes=made.get(id(_first(given))), channels=-1 if len(tensor.shape) > 2 else None,  # channels last
+                takes=made.get(id(backend.first(given))), channels=-1 if len(tensor.shape) > 2 else None,  # channels last
                 is_mean=mean is not None and (tensor is mean or _same_values(tensor, mean)),
                 is_output=_same_values(tensor, recon), kernel=w if w is not None and w.trainable else None, handle=k,
                 axis_units=_axis_units(layer, tensor)))
@@ -331,37 +314,24 @@ class Probe:
         self.from_logits = bool(getattr(fn, 'from_logits', False))
         self.loss_name = _loss_name(loss)
         self.sparse = 'sparse' in self.loss_name.lower()
-        self.loss_fn = lambda t, p: tf.reduce_mean(tf.cast(fn(t, p), tf.float32))
+        self.loss_fn = lambda t, p: keras.ops.mean(keras.ops.cast(fn(t, p), 'float32'))
         self.to_output = None if not self.from_logits else (
             np.log if 'categorical' in self.loss_name.lower() else core.logit)
 
-    def _step(self, x, t, gradients):
-        """The traced measurement of a chunk, with or without the kernels' gradients: traced once each per model (the
-        batch dimension left open)."""
-        key = gradients, x.dtype, t.dtype
-        if key not in self._steps:
-            model, kernels = self.model, list(self.kernels.values())
-            spec = [tf.TensorSpec((None,) + x.shape[1:], tf.as_dtype(x.dtype)),
-                    tf.TensorSpec((None,) + t.shape[1:], tf.as_dtype(t.dtype))]
-
-            @tf.function(input_signature=spec)
-            def step(x, t):
-                record = []
-                with tf.GradientTape() if gradients else contextlib.nullcontext() as tape:
-                    with _recording(self.leaves, record):
-                        out = self.forward(x)
-                    recon, mean, log_variance = self.outputs.parts(out)
-                    data = self.loss_fn(t, recon)
-                    extra = [tf.cast(v, tf.float32) for v in model.losses]
-                    total = data + tf.add_n(extra) if extra else data
-                grads = tape.gradient(total, kernels) if gradients else []
-                values = [recon if k is RECON else _first(record[k][2]) for k in self.measured]
-                received = record[self.received][1] if self.received is not None else tf.zeros((0,))
-                nothing = tf.zeros((0,))
-                return values, recon, data, total, grads, received, \
-                    nothing if mean is None else mean, nothing if log_variance is None else log_variance
-            self._steps[key] = step
-        return self._steps[key](x, t)
+    def _body(self, x, t):
+        """The measurement of a chunk: (the loss with extra losses, what a check reads), for keras_backends.step."""
+        record = []
+        with _recording(self.leaves, record):
+            out = self.forward(x)
+        recon, mean, log_variance = self.outputs.parts(out)
+        data = self.loss_fn(t, recon)
+        extra = [keras.ops.cast(v, 'float32') for v in self.model.losses]
+        total = data + sum(extra) if extra else data
+        values = [recon if k is RECON else backend.first(record[k][2]) for k in self.measured]
+        nothing = keras.ops.zeros((0,))
+        received = record[self.received][1] if self.received is not None else nothing
+        return total, (values, recon, data, total, received, nothing if mean is None else mean,
+                       nothing if log_variance is None else log_variance)
 
     def measuring(self):
         """For the duration of a check: the model's collected losses and random state put back afterwards."""
@@ -369,16 +339,18 @@ class Probe:
 
     def measure(self, x, targets, received=False, gradients=True):
         """One chunk of the sample, measured (aehealth.contracts.Chunk); without `gradients`, no tape."""
-        values, recon, data, total, grads, seen, mean, log_variance = self._step(x, targets, gradients)
-        return Chunk(values={layer['key']: np.asarray(v) for layer, v in zip(self.net['layers'], values)},
-                     output=np.asarray(recon), loss=float(data), total=float(total),
-                     grads={name: None if g is None else np.asarray(g) for name, g in zip(self.kernels, grads)},
-                     rows=len(x), mean=np.asarray(mean) if mean.shape[0] else None,
-                     log_variance=np.asarray(log_variance) if log_variance.shape[0] else None,
-                     received=np.asarray(seen, np.float32) if received and self.received is not None else None)
+        (values, recon, data, total, seen, mean, log_variance), grads = backend.step(
+            self._body, list(self.kernels.values()), x, targets, gradients, self._steps)
+        n = backend.numpy
+        return Chunk(values={layer['key']: n(v) for layer, v in zip(self.net['layers'], values)},
+                     output=n(recon), loss=float(n(data)), total=float(n(total)),
+                     grads={name: None if g is None else n(g) for name, g in zip(self.kernels, grads)},
+                     rows=len(x), mean=n(mean) if mean.shape[0] else None,
+                     log_variance=n(log_variance) if log_variance.shape[0] else None,
+                     received=n(seen).astype(np.float32) if received and self.received is not None else None)
 
     def weights(self):
-        return {name: np.asarray(v) for name, v in self.kernels.items()}
+        return {name: backend.numpy(v) for name, v in self.kernels.items()}
 
     @property
     def has_modes(self):
@@ -388,13 +360,13 @@ class Probe:
     def train_mode_loss(self, x, targets):
         """The reconstruction's loss on the sample in training mode; BatchNorm's moving statistics and the random
         state put back."""
-        state = [(v, np.asarray(v)) for v in self.model.non_trainable_variables]
+        state = [(v, backend.numpy(v)) for v in self.model.non_trainable_variables]
         total = 0.0
         try:
             with _untouched(self.model):
                 for i in range(0, len(x), self.chunk):
                     recon = self.outputs.parts(self.model(x[i:i + self.chunk], training=True))[0]
-                    total += float(self.loss_fn(targets[i:i + self.chunk], recon)) * len(x[i:i + self.chunk])
+                    total += float(backend.numpy(self.loss_fn(targets[i:i + self.chunk], recon))) * len(x[i:i + self.chunk])
         finally:
             for v, value in state:
                 v.assign(value)
@@ -409,11 +381,12 @@ class Probe:
 
     def loss_of(self, targets):
         """loss(rows, predictions) on `targets`, for the baselines: the compiled loss, with nothing extra."""
-        return lambda rows, p: float(self.loss_fn(targets[rows], tf.convert_to_tensor(p, tf.float32)))
+        return lambda rows, p: float(backend.numpy(self.loss_fn(targets[rows], keras.ops.convert_to_tensor(p, 'float32'))))
 
     def nonfinite(self, loss=None):
         """Words for what is NaN or infinite now (the loss, or which weights), or None."""
-        return core.nonfinite_words(loss, [w.path for w in self.model.weights if not np.all(np.isfinite(np.asarray(w)))])
+        return core.nonfinite_words(loss, [w.path for w in self.model.weights
+                                           if not np.all(np.isfinite(backend.numpy(w)))])
 
 
 def _learning_rate(model):
@@ -423,8 +396,8 @@ def _learning_rate(model):
         return None
     schedule = getattr(optimizer, '_learning_rate', None)
     if isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
-        return float(np.asarray(optimizer.learning_rate)), type(schedule).__name__
-    return float(np.asarray(optimizer.learning_rate)), 'a callback that sets optimizer.learning_rate'
+        return float(backend.numpy(optimizer.learning_rate)), type(schedule).__name__
+    return float(backend.numpy(optimizer.learning_rate)), 'a callback that sets optimizer.learning_rate'
 
 
 RECON = 'reconstruction'  # the handle of the record that is the reconstruction itself
@@ -477,6 +450,8 @@ class HealthMonitor(core.Results, keras.callbacks.Callback):
         self.monitor.step_begins()
 
     def on_train_batch_end(self, batch, logs=None):
+        if self.monitor.before is not None and hasattr(self.model, 'jax_state_sync'):
+            self.model.jax_state_sync()  # on JAX, fit keeps the weights outside the model between an epoch's steps
         self.monitor.step_ends()
 
     def on_epoch_end(self, epoch, logs=None):
@@ -508,6 +483,7 @@ def trial(build, x, y=None, *, epochs=5, batch_size=32, seeds=(0,), changes='sug
     if variants is not None and not (isinstance(variants, dict) and all(callable(v) for v in variants.values())):
         raise UsageError('variants: give a dict {name: a function that builds and compiles the variant model}')
     common = dict(build=build, x=x, y=y, epochs=epochs, batch_size=batch_size, threads=threads,
+                  backend=keras.backend.backend(),
                   settings=dict(framework='keras', epochs=epochs, batch_size=batch_size, rows=len(x), threads=threads,
                                 keras=keras.__version__, backend=keras.backend.backend()))
     return core_trial.run('aehealth.trial_keras', common, changes, variants, seeds, jobs, executor, out, verbose,

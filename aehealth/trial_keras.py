@@ -12,9 +12,18 @@ SAMPLE = 1000  # rows the monitor of each run measures
 SQUASHING = ('sigmoid', 'tanh', 'softmax')
 
 
-def _settle(threads):
-    """TensorFlow on `threads` threads and deterministic kernels, before its first op in this worker."""
+def _settle(threads, backend):
+    """Keras on the trial's `backend`, `threads` threads and deterministic kernels, before its first op here."""
     from aehealth.monitor import quiet_stderr
+    os.environ['KERAS_BACKEND'] = backend  # the caller's, however it was chosen there (a variable, keras.json)
+    if backend == 'jax':  # XLA reads its threads from the environment, at its start
+        os.environ.setdefault('XLA_FLAGS', f'--xla_cpu_multi_thread_eigen={str(threads > 1).lower()} '
+                                           f'intra_op_parallelism_threads={threads}')
+        return
+    if backend == 'torch':
+        import torch
+        torch.set_num_threads(threads)
+        return
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
     with quiet_stderr():  # a worker's TensorFlow start-up lines, once per worker, say nothing about the run
         import tensorflow as tf
@@ -158,7 +167,7 @@ class _Warmup:
 def run_one(task):
     """One run of a trial: the model built with the task's seed, its change made, fitted with the monitor beside it;
     the run judged (aehealth.trial.judged)."""
-    _settle(task['threads'])
+    _settle(task['threads'], task.get('backend', 'tensorflow'))
     import keras
 
     from aehealth.keras import HealthMonitor

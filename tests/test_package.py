@@ -103,3 +103,75 @@ def test_the_installed_keras_front_end_is_the_one_the_tests_use(tmp_path):
     if Path(out.strip()).parent == ROOT / 'aehealth':  # CI's venv lies inside the clone: compare the folder itself
         pytest.skip('aehealth is installed in editable mode here')
     assert 'site-packages' in out
+
+
+KERAS_SCRIPT = '''
+import importlib.util, os, sys
+import numpy as np, keras
+from aehealth.keras import HealthMonitor, preflight
+assert importlib.util.find_spec('tensorflow') is None and keras.backend.backend() == os.environ['KERAS_BACKEND']
+x = np.random.default_rng(0).uniform(size=(256, 20)).astype('float32')
+model = keras.Sequential([keras.Input((20,)), keras.layers.Dense(8, activation='relu'),
+                          keras.layers.Dense(20, activation='sigmoid')])
+model.compile(optimizer='adam', loss='mse')
+print(','.join(f['rule'] for f in preflight(model, x * 255, verbose=False) if f['level'] == 'failure'))
+monitor = HealthMonitor(x[:100], verbose=False)
+model.fit(x, x, epochs=2, batch_size=32, verbose=0, callbacks=[monitor])
+print(len(monitor.metrics['health']), sorted(monitor.metrics['not_measured']))
+'''
+
+LIGHTNING_SCRIPT = '''
+import importlib.util
+import numpy as np, torch, lightning as L
+from aehealth.lightning import HealthCallback
+assert importlib.util.find_spec('tensorflow') is None
+
+
+class Module(L.LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.net = torch.nn.Sequential(torch.nn.Linear(20, 8), torch.nn.ReLU(), torch.nn.Linear(8, 20))
+        self.loss_fn = torch.nn.MSELoss()
+
+    def forward(self, x):
+        return self.net(x)
+
+    def training_step(self, batch, batch_idx):
+        return self.loss_fn(self(batch), batch)
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(self.parameters(), 1e-3)
+
+
+x = np.random.default_rng(0).uniform(size=(256, 20)).astype('float32')
+callback = HealthCallback(x[:100] * 255, verbose=False)
+trainer = L.Trainer(max_epochs=2, callbacks=[callback], logger=False, enable_progress_bar=False,
+                    enable_checkpointing=False, enable_model_summary=False)
+trainer.fit(Module(), torch.utils.data.DataLoader(torch.as_tensor(x * 255), batch_size=32))
+print(','.join(f['rule'] for f in callback.findings if f['rule'] == 'inputs_not_scaled'))
+'''
+
+EXTRAS = {  # extra: (what else pip installs with it, the environment, the script, what it prints last)
+    'keras-jax': ([], {'KERAS_BACKEND': 'jax'}, KERAS_SCRIPT, "3 []"),
+    'keras-torch': (['torch==2.13.0'], {'KERAS_BACKEND': 'torch'}, KERAS_SCRIPT, "3 []"),
+    'lightning': (['torch==2.13.0'], {}, LIGHTNING_SCRIPT, 'inputs_not_scaled'),
+}
+
+
+@pytest.mark.parametrize('extra', list(EXTRAS))
+def test_each_extra_installs_in_a_fresh_venv_and_its_front_end_runs_there(tmp_path, extra):
+    """`pip install ".[extra]"` in a venv of its own (torch pinned to the CPU build), then the front-end's snippet,
+    from another folder, without TensorFlow."""
+    pins, variables, script, last = EXTRAS[extra]
+    clone, env_dir, elsewhere = tmp_path / 'clone', tmp_path / 'venv', tmp_path / 'elsewhere'
+    copy_of_the_repository(clone)
+    elsewhere.mkdir()
+    venv.create(env_dir, with_pip=True)
+    python = str(env_dir / 'bin' / 'python')
+    env = {k: v for k, v in os.environ.items() if k not in ('PYTHONPATH', 'VIRTUAL_ENV', 'KERAS_BACKEND')}
+    run([python, '-m', 'pip', 'install', '-q', *pins, f'.[{extra}]'], cwd=clone, env=env)
+    out = run([python, '-c', script], cwd=elsewhere, env=dict(env, **variables))
+    lines = out.strip().splitlines()
+    assert lines[-1] == last, out[-2000:]
+    if extra.startswith('keras'):
+        assert set(lines[-2].split(',')) >= {'inputs_not_scaled', 'targets_out_of_range'}, out[-2000:]

@@ -1,0 +1,145 @@
+"""aehealth.keras on Keras 3's JAX and PyTorch backends: the same findings as on TensorFlow for the same models and
+data, gradients through the backend in use, a trial and the post-mortem command, and no TensorFlow imported. Each
+backend runs in a process of its own (Keras picks its backend once, at import)."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import HANG, ROOT, SUBSET
+
+pytest.importorskip('keras')
+
+SCRIPT = r'''
+import json, sys
+import keras
+import numpy as np
+from aehealth.keras import HealthMonitor, preflight
+
+with np.load(sys.argv[1]) as f:
+    raw = f['x_train'].reshape(-1, 784).astype('float32')
+x = raw / 255
+
+
+def dense(hidden='relu', output='sigmoid', depth=1):
+    """784-256-...-784, compiled with MSE, as the Keras tutorials write it."""
+    sizes = [256, 128, 64, 32][:depth]
+    model = keras.Sequential([keras.Input((784,))] + [keras.layers.Dense(n, hidden) for n in sizes]
+                             + [keras.layers.Dense(n, hidden) for n in sizes[-2::-1]]
+                             + [keras.layers.Dense(784, output)])
+    model.compile(optimizer='adam', loss='mse')
+    return model
+
+
+def conv():
+    """The tutorials' functional conv autoencoder (BCE): judged before training here."""
+    inputs = keras.Input((28, 28, 1))
+    h = keras.layers.Conv2D(16, 3, strides=2, padding='same', activation='relu')(inputs)
+    h = keras.layers.Conv2DTranspose(16, 3, strides=2, padding='same', activation='relu')(h)
+    model = keras.Model(inputs, keras.layers.Conv2D(1, 3, padding='same', activation='sigmoid')(h))
+    model.compile(optimizer='adam', loss='binary_crossentropy')
+    return model
+
+
+def failures(found):
+    return sorted(f['rule'] for f in found if f['level'] == 'failure')
+
+
+out = {}
+for name, build, data in (('healthy', dense, x), ('pixels_0_255', dense, raw),
+                          ('softmax_output', lambda: dense(output='softmax'), x),
+                          ('deep_sigmoid', lambda: dense('sigmoid', depth=4), x)):
+    model = build()
+    before = preflight(model, data[:500], verbose=False)
+    monitor = HealthMonitor(data[:500], verbose=False)
+    model.fit(data, data, epochs=3, batch_size=64, verbose=0, callbacks=[monitor])
+    out[name] = dict(preflight=failures(before), run=failures(monitor.findings),
+                     not_measured=monitor.metrics['not_measured'],
+                     network=monitor.metrics['network'])
+    if name == 'healthy':
+        trained = model
+model = conv()
+out['conv'] = dict(preflight=failures(preflight(model, x[:300].reshape(-1, 28, 28, 1), verbose=False)))
+out['backend'] = keras.backend.backend()
+out['tensorflow_imported'] = 'tensorflow' in sys.modules
+trained.save(sys.argv[2])  # Keras' saving uses TensorFlow's file functions when TensorFlow is installed
+np.save(sys.argv[3], x[:300])
+print(json.dumps(out))
+'''
+
+
+def run_on(backend, tmp_path):
+    """The script's findings with KERAS_BACKEND=backend, and the post-mortem command on the model it saved."""
+    env = dict(os.environ, KERAS_BACKEND=backend, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL='2')
+    folder = tmp_path / backend
+    folder.mkdir()
+    proc = subprocess.run([sys.executable, '-c', SCRIPT, str(SUBSET), str(folder / 'model.keras'),
+                           str(folder / 'sample.npy')], capture_output=True, text=True, timeout=HANG, env=env,
+                          cwd=folder)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    found = json.loads(proc.stdout.strip().splitlines()[-1])
+    cli = subprocess.run([sys.executable, '-m', 'aehealth', 'model.keras', 'sample.npy'], capture_output=True,
+                         text=True, timeout=HANG, env=env, cwd=folder)
+    return found, cli
+
+
+@pytest.fixture(scope='module')
+def runs(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp('backends')
+    return {backend: run_on(backend, tmp) for backend in ('tensorflow', 'jax', 'torch')}
+
+
+@pytest.mark.parametrize('backend', ['jax', 'torch'])
+def test_each_backend_gives_the_findings_tensorflow_gives_and_imports_no_tensorflow(runs, backend):
+    (found, _), (reference, _) = runs[backend], runs['tensorflow']
+    assert found['backend'] == backend and not found['tensorflow_imported']
+    assert found['healthy']['run'] == [] and found['healthy']['not_measured'] == {}
+    assert 'inputs_not_scaled' in found['pixels_0_255']['preflight']
+    assert 'softmax_output' in found['softmax_output']['preflight']
+    assert 'vanishing_gradient' in found['deep_sigmoid']['run']
+    for name in ('healthy', 'pixels_0_255', 'softmax_output', 'deep_sigmoid'):
+        assert found[name]['preflight'] == reference[name]['preflight'], name
+        assert found[name]['run'] == reference[name]['run'], (name, found[name], reference[name])
+        assert found[name]['network'] == reference[name]['network'], name
+    assert found['conv'] == reference['conv']
+
+
+@pytest.mark.parametrize('backend', ['jax', 'torch'])
+def test_the_post_mortem_command_reads_a_model_saved_on_each_backend(runs, backend):
+    _, cli = runs[backend]
+    assert cli.returncode == 0, cli.stderr[-2000:]
+    assert cli.stdout.startswith('post-mortem of model.keras on sample.npy (300 rows)'), cli.stdout[-2000:]
+
+
+TRIAL = r'''
+import sys
+import numpy as np
+
+
+def build():
+    import keras
+    model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(256, 'relu'), keras.layers.Dense(784, 'sigmoid')])
+    model.compile(optimizer='adam', loss='mse')
+    return model
+
+
+if __name__ == '__main__':
+    from aehealth.keras import trial
+    with np.load(sys.argv[1]) as f:
+        x = f['x_train'].reshape(-1, 784).astype('float32')  # pixels in 0..255
+    report = trial(build, x, epochs=5, changes=['scale_inputs'], jobs=1, verbose=False)
+    print(report.table())
+    print(report.settings['backend'], report.recommended, 'tensorflow' in sys.modules)
+'''
+
+
+@pytest.mark.parametrize('backend', ['jax', 'torch'])
+def test_a_trial_runs_its_workers_on_the_backend_in_use(tmp_path, backend):
+    (tmp_path / 'trial_script.py').write_text(TRIAL)
+    env = dict(os.environ, KERAS_BACKEND=backend, PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, 'trial_script.py', str(SUBSET)], capture_output=True, text=True,
+                          timeout=HANG, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.split()[-3:] == [backend, 'scale_inputs', 'False'], proc.stdout
