@@ -1,11 +1,11 @@
 """What every case shares: the committed MNIST subset, and running a case as its reporter would, watched.
 
-A case module names its FRAMEWORK ('keras' unless it says 'torch'), its SOURCE, the SYMPTOM reported, the CAUSE and
-FIX its answer or maintainer gave, the rules whose findings name that cause (NAMES; empty for a control, None when
-no cause was given), and build(fixed) -> the model, the training data and how it was trained, as reported
-(fixed=True: with the answer's fix). `run` trains it beside a monitor after a pre-flight check; a case passes when
-its failure findings name the cause and its fixed version has none; a case with no documented cause, when its run
-is stuck and the report names a cause or says that none fired.
+A case module names its FRAMEWORK ('keras' unless it says 'torch' or 'lightning'; a Keras case may name the BACKEND
+it ran on), its SOURCE, the SYMPTOM reported, the CAUSE and FIX its answer or maintainer gave, the rules whose
+findings name that cause (NAMES; empty for a control, None when no cause was given), and build(fixed) -> the model,
+the training data and how it was trained, as reported (fixed=True: with the answer's fix). `run` trains it beside a
+monitor after a pre-flight check; a case passes when its failure findings name the cause and its fixed version has
+none; a case with no documented cause, when its run is stuck and the report names a cause or says that none fired.
 """
 import importlib
 import os
@@ -55,6 +55,10 @@ def run(case, fixed=False, seed=0):
     """Build the case, check it before training, train it with the monitor; its findings and numbers."""
     if getattr(case, 'FRAMEWORK', 'keras') == 'torch':
         return run_torch(case, fixed, seed)
+    if getattr(case, 'FRAMEWORK', 'keras') == 'lightning':
+        return run_lightning(case, fixed, seed)
+    if getattr(case, 'BACKEND', 'tensorflow') != os.environ.get('KERAS_BACKEND', 'tensorflow'):
+        return run_elsewhere(case, fixed, seed)
     import keras
 
     from aehealth.keras import HealthMonitor, preflight
@@ -88,6 +92,56 @@ def plain_epoch(model, optimizer, loss_fn, xt, yt, batch_size, scheduler=None):
     if scheduler is not None:
         scheduler.step()
     return loss
+
+
+ELSEWHERE = """
+import json, sys
+from cases import common
+result = common.run(common.load(sys.argv[1]), sys.argv[2] == 'fixed', int(sys.argv[3]))
+print(json.dumps({k: result[k] for k in ('preflight', 'findings', 'metrics', 'seconds')},
+                 default=lambda o: o.tolist() if hasattr(o, 'tolist') else str(o)))
+"""
+
+
+def run_elsewhere(case, fixed=False, seed=0):
+    """A Keras case on the backend it names (BACKEND), in a process of its own: Keras picks its backend at import.
+    Its findings and numbers, not its model."""
+    import json
+    import subprocess
+    env = dict(os.environ, KERAS_BACKEND=case.BACKEND, PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, '-c', ELSEWHERE, case.__name__.split('.')[-1],
+                           'fixed' if fixed else 'reported', str(seed)], capture_output=True, text=True, env=env,
+                          cwd=ROOT)
+    if proc.returncode != 0:
+        raise RuntimeError(f'{case.__name__} on {case.BACKEND}: {proc.stderr.strip().splitlines()[-1:]}')
+    return dict(json.loads(proc.stdout.strip().splitlines()[-1]), model=None, sample=None, targets=None)
+
+
+def run_lightning(case, fixed=False, seed=0):
+    """A Lightning case: its LightningModule fitted by a Trainer on (image, label) batches, as its repository trains
+    it, with aehealth.lightning.HealthCallback beside it."""
+    import lightning.pytorch as pl
+    import torch
+
+    from aehealth.lightning import HealthCallback
+    from aehealth.torch import preflight as torch_preflight
+    torch.manual_seed(seed)
+    spec = case.build(fixed)
+    module, x, loss_fn = spec['module'], spec['x'], spec['loss_fn']
+    labels = data.read_arrays(SUBSET)['y_train'][:len(x)].astype('int64')
+    sample = x[:SAMPLE]
+    t0 = time.perf_counter()
+    before = torch_preflight(module, sample, loss_fn, verbose=False)
+    callback = HealthCallback(sample, loss_fn=loss_fn, verbose=False)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.as_tensor(x), torch.as_tensor(labels)),
+                                         batch_size=spec['batch_size'], shuffle=True)
+    trainer = pl.Trainer(max_epochs=spec['epochs'], accelerator='cpu', callbacks=[callback], logger=False,
+                         enable_progress_bar=False, enable_checkpointing=False, enable_model_summary=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')  # Lightning's advice on workers and logging: about its set-up, not the case
+        trainer.fit(module, loader)
+    return dict(preflight=before, findings=callback.findings, metrics=callback.metrics,
+                seconds=time.perf_counter() - t0, model=module, sample=sample, targets=sample)
 
 
 def run_torch(case, fixed=False, seed=0):

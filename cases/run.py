@@ -21,8 +21,10 @@ CASES = ['keras_3642', 'so_52441877', 'mikesj_pr9', 'so_44601367', 'cv_245448', 
          'torch_atomai_85', 'torch_carla_155', 'torch_semisup_9', 'torch_conet_3', 'torch_vae_3', 'torch_beginner_38',
          'torch_control_examples_vae', 'torch_control_conv', 'keras_frozen_decoder', 'torch_zero_grad',
          'torch_optimizer_rebuilt', 'torch_item_loss', 'torch_scheduler_gamma0', 'torch_batchnorm_eval',
-         'torch_control_accumulation', 'torch_control_frozen_encoder']
-LOOP_CASES = CASES[CASES.index('keras_frozen_decoder'):]  # the training loop's own mistakes, and their controls
+         'torch_control_accumulation', 'torch_control_frozen_encoder', 'lightning_vae_gamma0', 'lightning_control_vae',
+         'jax_keras_3642', 'jax_control_kerasio_conv']
+LOOP_CASES = CASES[CASES.index('keras_frozen_decoder'):CASES.index('lightning_vae_gamma0')]  # the loop's own mistakes
+PLACES = CASES[CASES.index('lightning_vae_gamma0'):]  # Lightning, Keras on JAX: where autoencoders are trained
 
 
 def words(findings, level='failure'):
@@ -63,9 +65,10 @@ def main(names, keep=None):
         broken = common.run(case, False)
         fixed = common.run(case, True) if case.NAMES else broken  # a control has nothing to fix, nor a case without a fix
         names_cause, clean = common.verdict(case, broken, fixed)
-        if keep and getattr(case, 'FRAMEWORK', 'keras') == 'keras':
+        if keep and getattr(case, 'FRAMEWORK', 'keras') == 'keras' and broken['model'] is not None:
             save(keep, name, broken)
-        results[name] = dict(framework=getattr(case, 'FRAMEWORK', 'keras'), source=case.SOURCE, cause=case.CAUSE,
+        framework = getattr(case, 'FRAMEWORK', 'keras') + (f' ({case.BACKEND})' if hasattr(case, 'BACKEND') else '')
+        results[name] = dict(framework=framework, source=case.SOURCE, cause=case.CAUSE,
                              fix=case.FIX, names=None if case.NAMES is None else list(case.NAMES),
                              preflight=broken['preflight'], findings=broken['findings'],
                              fixed_preflight=fixed['preflight'], fixed_findings=fixed['findings'],
@@ -108,16 +111,26 @@ def table(results):
     return '\n'.join(rows)
 
 
+def by_source(results):
+    """The results grouped by the report they come from (a case run again on Lightning or JAX shares its source)."""
+    groups = {}
+    for r in results:
+        groups.setdefault(r['source'].split()[0], []).append(r)
+    return list(groups.values())
+
+
 def summary(results):
-    """The README's sentence on the corpus, counted from its results."""
-    reports = {name: r for name, r in results.items() if r['names'] != []}
-    documented = [r for r in reports.values() if r['names']]
-    controls = [r for r in results.values() if r['names'] == []]
-    count = {fw: sum(r['framework'] == fw for r in reports.values()) for fw in ('keras', 'torch')}
+    """The README's sentence on the corpus, counted from its results, a report once however many places ran it."""
+    reports = by_source(r for r in results.values() if r['names'] != [])
+    documented = [group for group in reports if group[0]['names']]
+    controls = by_source(r for r in results.values() if r['names'] == [])
+    count = {fw: sum(group[0]['framework'].split()[0] in kinds for group in reports)
+             for fw, kinds in (('keras', ('keras',)), ('torch', ('torch', 'lightning')))}
     return (f'In a corpus of {len(reports)} real failures ({count["keras"]} Keras, {count["torch"]} PyTorch) it names '
-            f'the documented cause in {sum(r["names_cause"] for r in documented)} of the {len(documented)} that have '
-            f'one, reports why the {len(reports) - len(documented)} without one are stuck, and finds nothing wrong '
-            f'with {sum(bool(r["fixed_clean"]) for r in controls)} of the {len(controls)} controls that learn')
+            f'the documented cause in {sum(all(r["names_cause"] for r in group) for group in documented)} of the '
+            f'{len(documented)} that have one, reports why the {len(reports) - len(documented)} without one are '
+            f'stuck, and finds nothing wrong with {sum(all(r["fixed_clean"] for r in group) for group in controls)} '
+            f'of the {len(controls)} controls that learn')
 
 
 def finding_list(findings):

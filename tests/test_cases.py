@@ -1,6 +1,6 @@
 """The corpus of real "my autoencoder does not learn" cases, Keras ones: each case and its fix as the README's table
 says, pre-flight verdicts that hold, a cause (or "none found") for every stuck run, and the post-mortem command line
-on the trained models (the PyTorch cases: test_cases_torch.py)."""
+on the trained models (the PyTorch cases: test_cases_torch.py; Lightning and Keras on JAX: test_cases_places.py)."""
 import importlib
 import json
 import re
@@ -14,7 +14,7 @@ from conftest import HANG, ROOT, cli
 
 from cases import common, run  # noqa: E402
 
-KERAS = [name for name in run.CASES if not name.startswith('torch_')]
+KERAS = [name for name in run.CASES if not name.startswith('torch_') and name not in run.PLACES]
 
 
 def corpus(tmp_path_factory, names, save=False):
