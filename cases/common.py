@@ -8,6 +8,7 @@ monitor after a pre-flight check; a case passes when its failure findings name t
 none; a case with no documented cause, when its run is stuck and the report names a cause or says that none fired.
 """
 import importlib
+import logging
 import os
 import sys
 import time
@@ -135,6 +136,7 @@ def run_lightning(case, fixed=False, seed=0):
     callback = HealthCallback(sample, loss_fn=loss_fn, verbose=False)
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.as_tensor(x), torch.as_tensor(labels)),
                                          batch_size=spec['batch_size'], shuffle=True)
+    logging.getLogger('lightning.pytorch').setLevel(logging.WARNING)  # its start-up lines (no GPU, tips)
     trainer = pl.Trainer(max_epochs=spec['epochs'], accelerator='cpu', callbacks=[callback], logger=False,
                          enable_progress_bar=False, enable_checkpointing=False, enable_model_summary=False)
     with warnings.catch_warnings():
