@@ -25,10 +25,13 @@ def autoencoder(output):
                          nn.Linear(128, 784), nn.Softmax(dim=1) if output == 'softmax' else nn.Sigmoid())
 
 
-def train(rank, world, port, output, epochs=8, batch=32):
-    """The DDP tutorial's loop, with the monitor beside it; world 1: one process, without torch.distributed."""
+def train(rank, world, port, output, epochs=8, batch=32, data_parallel=False):
+    """The DDP tutorial's loop, with the monitor beside it; world 1: one process, without torch.distributed
+    (`data_parallel`: the model wrapped in nn.DataParallel, as single-machine code often is)."""
     torch.manual_seed(0)
     model, loss_fn = autoencoder(output), nn.MSELoss()
+    if data_parallel:
+        model = nn.DataParallel(model)
     if world > 1:
         torch.distributed.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank,
                                              world_size=world)
@@ -105,3 +108,10 @@ except UsageError as e:
     assert proc.returncode == 0, proc.stderr[-3000:]
     (line,) = [line for line in proc.stdout.splitlines() if line.startswith('refused:')]
     assert 'sharded across processes' in line and 'unsharded' in line
+
+
+@pytest.mark.parametrize('output', ['softmax', 'sigmoid'])
+def test_a_data_parallel_model_is_measured_as_the_module_it_wraps(output):
+    wrapped, plain = train(0, 1, None, output, data_parallel=True), train(0, 1, None, output)
+    assert wrapped == plain
+    assert ('softmax_output' in wrapped) if output == 'softmax' else wrapped == []
