@@ -8,10 +8,10 @@ import torch.nn.functional as F
 
 try:
     from cases import common
-    from cases.torch_scheduler_gamma0 import VanillaVAE
+    from cases.lightning_vae_gamma0 import experiment
 except ImportError:
     import common
-    from torch_scheduler_gamma0 import VanillaVAE
+    from lightning_vae_gamma0 import experiment
 
 FRAMEWORK = 'lightning'
 SOURCE = 'https://github.com/AntixK/PyTorch-VAE (its experiment.py loop; a sound configuration)'
@@ -28,29 +28,9 @@ def loss_function(out, x):
     return (F.mse_loss(recons, x, reduction='sum') + kld) / len(x)
 
 
-def experiment():
-    import lightning.pytorch as pl
-
-    class VAEXperiment(pl.LightningModule):
-        def __init__(self):
-            super().__init__()
-            self.model = VanillaVAE()
-
-        def forward(self, x):
-            return self.model(x)
-
-        def training_step(self, batch, batch_idx):
-            real_img, labels = batch
-            return loss_function(self.forward(real_img), real_img)
-
-        def configure_optimizers(self):
-            return torch.optim.Adam(self.model.parameters(), lr=1e-3)
-    return VAEXperiment()
-
-
 def build(fixed=False):
     x = common.mnist()[0][:, None].astype('float32') / 255
-    return dict(module=experiment(), x=x, y=x, loss_fn=loss_function, epochs=10, batch_size=64)
+    return dict(module=experiment(None, 1e-3, loss_function), x=x, y=x, loss_fn=loss_function, epochs=10, batch_size=64)
 
 
 if __name__ == '__main__':

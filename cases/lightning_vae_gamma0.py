@@ -32,8 +32,8 @@ NAMES = ('learning_rate_scheduled_to_zero',)
 EXPECTED = (True, False)  # (names the cause, fixed version clean), as measured
 
 
-def experiment(gamma, lr=0.005):
-    """The repository's VAEXperiment, small: the model, its loss with M_N, Adam and an ExponentialLR."""
+def experiment(gamma, lr=0.005, loss=loss_function):
+    """The repository's VAEXperiment, small: the model, its loss, Adam, and an ExponentialLR when a gamma is set."""
     import lightning.pytorch as pl
 
     class VAEXperiment(pl.LightningModule):
@@ -46,10 +46,12 @@ def experiment(gamma, lr=0.005):
 
         def training_step(self, batch, batch_idx):
             real_img, labels = batch
-            return loss_function(self.forward(real_img), real_img)
+            return loss(self.forward(real_img), real_img)
 
         def configure_optimizers(self):
             optimizer = torch.optim.Adam(self.model.parameters(), lr=lr)
+            if gamma is None:
+                return optimizer
             return [optimizer], [torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=gamma)]
     return VAEXperiment()
 
