@@ -35,9 +35,7 @@ from aehealth import monitor as core
 from aehealth import network, rules, stats
 from aehealth.contracts import Chunk, LayerRecord
 
-# sample rows per pass: a few hundred inputs' maps stay in the CPU's cache (a check of 1000 rows of the tutorials'
-# conv autoencoder took 0.057 s in chunks of 1000, 0.037 s in chunks of 256; GRADIENT_ROWS is the first chunk)
-CHUNK = 256
+CHUNK = 256  # sample rows per pass: a few hundred inputs' maps stay in the CPU's cache (docs/speed.md)
 UsageError = core.UsageError
 ACTIVATION_MODULES = {nn.ReLU: 'relu', nn.LeakyReLU: 'leaky_relu', nn.Sigmoid: 'sigmoid', nn.Tanh: 'tanh',
                       nn.Softmax: 'softmax', nn.ELU: 'elu', nn.SELU: 'selu', nn.GELU: 'gelu', nn.SiLU: 'silu',

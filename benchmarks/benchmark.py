@@ -307,15 +307,22 @@ def worker_cost(framework, x, epochs, sample):
         monitor.on_train_begin()
         monitor.on_epoch_begin(0)
     session = monitor.monitor.session
-    t0 = time.perf_counter()
-    for k in range(3):
-        session.check(k + 1)
-    check = (time.perf_counter() - t0) / 3
+
+    def timed_check(chunk):
+        """Seconds per check (3 of them), with the sample run through the model `chunk` rows at a time."""
+        kept, session.probe.chunk = session.probe.chunk, chunk
+        t0 = time.perf_counter()
+        for k in range(3):
+            session.check(k + 1)
+        session.probe.chunk = kept
+        return (time.perf_counter() - t0) / 3
+    check = timed_check(session.probe.chunk)
+    by_chunk = {chunk: timed_check(chunk) for chunk in (1000, 256, 1000, 256)}  # side by side, twice each
     auto = make('auto')
     t0 = time.perf_counter()
     run(auto, epochs)
     seconds = time.perf_counter() - t0
-    return dict(epoch=epoch, per_pass=epoch * sample / len(x), check=check, auto_share=auto.seconds /
+    return dict(epoch=epoch, per_pass=epoch * sample / len(x), check=check, by_chunk=by_chunk, auto_share=auto.seconds /
                 (seconds - auto.seconds), auto_checks=len(auto.health), epochs=epochs, images=len(x))
 
 
@@ -410,6 +417,7 @@ def cost_table(args):
     """Per check, in seconds and against a training pass over the sample's rows; every='auto''s share of a run."""
     rows = ['| front-end | images | training pass over the sample\'s rows | one check | check / pass | '
             'every=\'auto\': checks in the run | its share of the training time |', '|---|---|---|---|---|---|---|']
+    chunks = ['| front-end | images | in chunks of 1000 | in chunks of 256 |', '|---|---|---|---|']
     for framework in ('keras', 'torch'):
         for images, epochs in ((10000, 10), (70000, 3)):
             extra = ['--images', str(images), '--epochs', str(epochs)]
@@ -421,9 +429,13 @@ def cost_table(args):
                         f'{got["check"] / got["per_pass"]:.2f} | {got["auto_checks"]} in {epochs} epochs | '
                         f'{got["auto_share"]:.1%} |')
             print(rows[-1], flush=True)
+            chunks.append(f'| {framework} | {images} | {got["by_chunk"]["1000"]:.3f} s | {got["by_chunk"]["256"]:.3f} s |')
     print(f'\nthe cost of a check ({args.sample} rows; Keras: the question\'s fixed network, PyTorch: the tutorials\' '
           f'conv autoencoder; batch {COST_BATCH}):\n')
     print('\n'.join(rows), flush=True)
+    print('\none check with the sample run through the model 1000 or 256 rows at a time (the last of two of each, '
+          'alternated):\n')
+    print('\n'.join(chunks), flush=True)
 
 
 def main():
