@@ -340,7 +340,7 @@ class Probe:
     def measure(self, x, targets, received=False, gradients=True):
         """One chunk of the sample, measured (aehealth.contracts.Chunk); without `gradients`, no tape."""
         (values, recon, data, total, seen, mean, log_variance), grads = backend.step(
-            self._body, list(self.kernels.values()), x, targets, gradients, self._steps)
+            self._body, list(self.kernels.values()), x, targets, gradients, self._steps, self.model.variables)
         n = backend.numpy
         return Chunk(values={layer['key']: n(v) for layer, v in zip(self.net['layers'], values)},
                      output=n(recon), loss=float(n(data)), total=float(n(total)),

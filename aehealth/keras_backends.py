@@ -114,9 +114,10 @@ def _jax_upstream(run, x, scalar, record):
     return {k for k, s in enumerate(shapes) if s is not None and next(inputs) in used}
 
 
-def step(body, kernels, x, t, gradients, cache):
+def step(body, kernels, x, t, gradients, cache, variables=()):
     """body(x, t) -> (total loss, outputs), measured: (outputs, the kernels' gradients or []). TensorFlow traces it once
-    per (gradients, dtypes) and keeps the trace in `cache`; the other backends run it as it is."""
+    per (gradients, dtypes) and JAX compiles it once per chunk shape, both kept in `cache`; PyTorch runs it as it is.
+    `variables`: every variable body reads (JAX passes their values in)."""
     if BACKEND == 'tensorflow':
         key = gradients, x.dtype, t.dtype
         if key not in cache:
@@ -136,13 +137,28 @@ def step(body, kernels, x, t, gradients, cache):
             values = [k.value for k in kernels]
             grads = list(torch.autograd.grad(total, values, allow_unused=True)) if gradients else []
         return outputs, grads
-    if not gradients:
-        with keras.StatelessScope(collect_losses=True):
-            return body(x, t)[1], []
+    return _jax_step(body, kernels, x, t, gradients, cache, variables)
 
-    def loss(values):
-        with keras.StatelessScope(state_mapping=list(zip(kernels, values)), collect_losses=True):
-            return body(x, t)
-    (_, outputs), grads = jax.value_and_grad(loss, has_aux=True)([k.value for k in kernels])
-    return outputs, grads
 
+def _jax_step(body, kernels, x, t, gradients, cache, variables):
+    """JAX: the measurement as one compiled function of every variable's value (values the trace closed over would
+    go stale as the model trains), the kernels' gradients by jax.value_and_grad; compiled once per chunk shape."""
+    variables = list(variables)
+    variables += [k for k in kernels if not any(k is v for v in variables)]  # a forward= beyond the model's own
+    at = [next(k for k, v in enumerate(variables) if v is kernel) for kernel in kernels]
+    key = gradients, x.shape, x.dtype, t.shape, t.dtype
+    if key not in cache:
+        def run(values, x, t):
+            with keras.StatelessScope(state_mapping=list(zip(variables, values)), collect_losses=True):
+                return body(x, t)
+
+        def measured(values, x, t):
+            if not gradients:
+                return run(values, x, t)[1], []
+
+            def loss(chosen):
+                return run([chosen[at.index(k)] if k in at else v for k, v in enumerate(values)], x, t)
+            (_, outputs), grads = jax.value_and_grad(loss, has_aux=True)([values[k] for k in at])
+            return outputs, grads
+        cache[key] = jax.jit(measured)
+    return cache[key]([v.value for v in variables], x, t)
