@@ -166,33 +166,6 @@ def test_a_change_that_cannot_be_made_says_why_and_is_not_recommended(pool):
     assert report.recommended is None and 'not tried' in report.table()
 
 
-class TinyVAE(nn.Module):
-    """784-64-(mean, log-variance of 4)-64-784, returning (reconstruction, mean, log-variance)."""
-
-    def __init__(self):
-        super().__init__()
-        self.encoder, self.mean, self.log_variance = nn.Linear(784, 64), nn.Linear(64, 4), nn.Linear(64, 4)
-        self.decoder = nn.Sequential(nn.Linear(4, 64), nn.ReLU(), nn.Linear(64, 784), nn.Sigmoid())
-
-    def forward(self, x):
-        h = torch.relu(self.encoder(x))
-        mu, logvar = self.mean(h), self.log_variance(h)
-        return self.decoder(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)), mu, logvar
-
-
-class VAELoss(nn.Module):
-    """Squared error summed per image plus kl_weight times the KL divergence from the prior."""
-
-    def __init__(self, kl_weight):
-        super().__init__()
-        self.kl_weight = kl_weight
-
-    def forward(self, out, x):
-        recon, mu, logvar = out
-        kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
-        return (nn.functional.mse_loss(recon, x, reduction='sum') + self.kl_weight * kl) / len(x)
-
-
 def epoch_writing_the_kl_weight(model, optimizer, loss_fn, x, targets, batch_size):
     """The plain epoch, after writing the loss's KL weight to the file $KL_WEIGHTS names (the run is in a worker)."""
     from aehealth.trial_torch import plain_epoch
@@ -205,7 +178,8 @@ def test_the_kl_warm_up_raises_the_loss_s_kl_weight_from_0_to_its_own_over_the_f
     # measured: on MLP VAEs of the subset (KL weight 1 to 20, 5 and 20 epochs) the warm-up never changed the verdict,
     # so this checks what it does, not that it unsticks
     monkeypatch.setenv('KL_WEIGHTS', str(tmp_path / 'kl.txt'))
-    report = trial(TinyVAE, X[:256], VAELoss(2.0), epochs=4, changes=['kl_warmup'], train=epoch_writing_the_kl_weight,
+    from benchmarks.kl_warmup import VAE, VAELoss  # the VAE the warm-up was searched with
+    report = trial(VAE, X[:256], VAELoss(2.0), epochs=4, changes=['kl_warmup'], train=epoch_writing_the_kl_weight,
                    jobs=1, verbose=False)
     assert [r['change'] for r in report.runs] == [None, 'kl_warmup']
     assert [float(w) for w in (tmp_path / 'kl.txt').read_text().split()] == [2.0] * 4 + [0.0, 1.0, 2.0, 2.0]
