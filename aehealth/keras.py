@@ -475,13 +475,8 @@ def trial(build, x, y=None, *, epochs=5, batch_size=32, seeds=(0,), changes='sug
     kernels, so any `jobs` gives the same numbers."""
     from aehealth import trial as core_trial
     x, y = core.pair(x, y)
-    if not callable(build):
-        raise UsageError(f'build={build!r} is not callable: pass the function that makes and compiles your model')
-    for name, value in (('epochs', epochs), ('batch_size', batch_size), ('threads', threads)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise UsageError(f'{name}={value!r}: give a whole number, at least 1')
-    if variants is not None and not (isinstance(variants, dict) and all(callable(v) for v in variants.values())):
-        raise UsageError('variants: give a dict {name: a function that builds and compiles the variant model}')
+    core_trial.check_arguments(dict(build=build), {}, dict(epochs=epochs, batch_size=batch_size, threads=threads),
+                               variants, 'makes and compiles your model')
     common = dict(build=build, x=x, y=y, epochs=epochs, batch_size=batch_size, threads=threads,
                   backend=keras.backend.backend(),
                   settings=dict(framework='keras', epochs=epochs, batch_size=batch_size, rows=len(x), threads=threads,

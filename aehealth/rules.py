@@ -668,10 +668,11 @@ def dead_units(ctx):
       f'{ACTIVE_VARIANCE:g} (`ACTIVE_VARIANCE`)',
       'Burda et al.\'s "active units", with the 0.01 that common code uses; only when *none* is active, since a healthy '
       'VAE leaves some dimensions unused (see below)',
-      {'keras': 'warm the KL term up from 0 over the first epochs, or weigh it less; sum the reconstruction loss over '
-                'pixels instead of averaging it (keras-team/keras#3373)',
-       'torch': 'warm the KL term up from 0 over the first epochs, or weigh it less; sum the reconstruction loss over '
-                'pixels (reduction=\'sum\') instead of averaging it'}, changes=('kl_warmup',))
+      {'keras': 'weigh the KL term less (a tenth, to start), or warm it up from 0 over the first epochs; sum the '
+                'reconstruction loss over pixels instead of averaging it (keras-team/keras#3373)',
+       'torch': 'weigh the KL term less (a tenth, to start), or warm it up from 0 over the first epochs; sum the '
+                'reconstruction loss over pixels (reduction=\'sum\') instead of averaging it'},
+      changes=('kl_div10', 'kl_warmup'))
 def posterior_collapse(ctx):
     posterior = ctx.end.get('posterior') if ctx.end is not None else None
     if ctx.trained and posterior and posterior['active'] == 0:  # untrained encoders have small means: not judged

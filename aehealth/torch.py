@@ -666,18 +666,9 @@ def trial(build, x, loss_fn, *, optimizer=None, targets=None, epochs=5, batch_si
     `get_executor()`); each uses `threads` threads, so any `jobs` gives the same numbers."""
     from aehealth import trial as core_trial
     x, targets = _pair(x, targets)
-    for name, value in (('build', build), ('loss_fn', loss_fn)):
-        if not callable(value):
-            raise UsageError(f'{name}={value!r} is not callable: pass the function that makes your model, and the '
-                             f'loss your loop uses')
-    for name, value in (('optimizer', optimizer), ('train', train)):
-        if value is not None and not callable(value):
-            raise UsageError(f'{name}={value!r} is not callable: pass a function, or None for the default')
-    for name, value in (('epochs', epochs), ('batch_size', batch_size), ('threads', threads)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise UsageError(f'{name}={value!r}: give a whole number, at least 1')
-    if variants is not None and not (isinstance(variants, dict) and all(callable(v) for v in variants.values())):
-        raise UsageError('variants: give a dict {name: a function that builds the variant model}')
+    core_trial.check_arguments(dict(build=build, loss_fn=loss_fn), dict(optimizer=optimizer, train=train),
+                               dict(epochs=epochs, batch_size=batch_size, threads=threads), variants,
+                               'makes your model')
     common = dict(build=build, x=x, y=targets, loss_fn=loss_fn, optimizer=optimizer, train=train, epochs=epochs,
                   batch_size=batch_size, threads=threads,
                   settings=dict(framework='torch', epochs=epochs, batch_size=batch_size, rows=len(x), threads=threads,

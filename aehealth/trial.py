@@ -43,6 +43,7 @@ CHANGES = {c.name: c for c in (
     Change('adam', 'optimizer', 'Adam (learning rate 1e-3) in place of plain SGD'),
     Change('bce', 'loss', 'binary cross-entropy (on the logits in PyTorch)'),
     Change('kl_warmup', 'loss', 'the KL weight warmed up from 0 over the first half of the epochs'),
+    Change('kl_div10', 'loss', 'the KL weight divided by 10'),
     Change('relu_he', 'model', 'hidden sigmoid, tanh and softmax layers made ReLU, with He initialisation'),
     Change('leaky_relu', 'model', 'ReLU made LeakyReLU'),
     Change('output_linear', 'model', 'a linear output'),
@@ -274,6 +275,23 @@ def _eta(started, done, total):
         return '?'
     left = (time.perf_counter() - started) / done * (total - done)
     return f'{int(left // 60)} min {int(left % 60)} s' if left >= 60 else f'{left:.0f} s'
+
+
+def check_arguments(needed, optional, counts, variants, makes):
+    """One-line errors for what every front-end's trial takes: `needed` and `optional` functions (by name), whole
+    `counts`, and `variants`; `makes` says what build() does in this framework (for the words)."""
+    for name, value in needed.items():
+        if not callable(value):
+            raise UsageError(f'{name}={value!r} is not callable: pass the function that {makes}' + (
+                ', and the loss your loop uses' if len(needed) > 1 else ''))
+    for name, value in optional.items():
+        if value is not None and not callable(value):
+            raise UsageError(f'{name}={value!r} is not callable: pass a function, or None for the default')
+    for name, value in counts.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise UsageError(f'{name}={value!r}: give a whole number, at least 1')
+    if variants is not None and not (isinstance(variants, dict) and all(callable(v) for v in variants.values())):
+        raise UsageError(f'variants: give a dict {{name: a function that {makes.replace("your model", "the variant model")}}}')
 
 
 def run(runner, common, changes, variants, seeds, jobs=1, executor=None, out=None, verbose=True, resume=None):

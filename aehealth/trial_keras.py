@@ -121,10 +121,12 @@ def model_change(name, model, x, y):
         reshaped = keras.Model(model.inputs, keras.layers.Reshape(np.shape(y)[1:])(model.outputs[0]))
         reshaped.compile(optimizer=_fresh_optimizer(model), loss=model.loss)
         return reshaped
-    if name == 'kl_warmup':
+    if name in ('kl_warmup', 'kl_div10'):
         if not hasattr(model, 'kl_weight'):
             raise NotApplicable('the model does not expose its KL weight: give it a kl_weight attribute (a '
-                                'keras.Variable its loss multiplies the KL term by), or warm it up in your own code')
+                                'keras.Variable its loss multiplies the KL term by), or change it in your own code')
+        if name == 'kl_div10':
+            _set_kl_weight(model, float(np.asarray(model.kl_weight)) * 0.1)
         return model
     raise NotApplicable(f'{name} is not a change of the model or the loss')
 
@@ -144,6 +146,14 @@ def optimizer_change(name, model):
     return model
 
 
+def _set_kl_weight(model, value):
+    """The model's KL weight set: a variable assigned, a number replaced."""
+    if hasattr(model.kl_weight, 'assign'):
+        model.kl_weight.assign(value)
+    else:
+        model.kl_weight = value
+
+
 class _Warmup:
     """A callback that warms the model's KL weight up from 0 over the first half of the epochs."""
 
@@ -156,11 +166,7 @@ class _Warmup:
                 self.full = float(np.asarray(model.kl_weight))
 
             def on_epoch_begin(self, epoch, logs=None):
-                value = self.full * min(1.0, epoch / max(1.0, epochs / 2))
-                if hasattr(model.kl_weight, 'assign'):
-                    model.kl_weight.assign(value)
-                else:
-                    model.kl_weight = value
+                _set_kl_weight(model, self.full * min(1.0, epoch / max(1.0, epochs / 2)))
         return Warmup()
 
 

@@ -1,5 +1,6 @@
 """The trial's changes made to a PyTorch module, and one run of a trial, in a worker process (aehealth.trial schedules
 them; aehealth.torch.trial is how a user calls it)."""
+import copy
 import random
 import time
 
@@ -129,10 +130,13 @@ def model_change(name, model, loss_fn, x, y):
         if not tensor_out or tuple(probe.output_shape) == tuple(np.shape(y)[1:]):
             raise NotApplicable('the output has the targets\' shape already')
         return Reshaped(model, np.shape(y)[1:]), loss_fn
-    if name == 'kl_warmup':
+    if name in ('kl_warmup', 'kl_div10'):
         if not isinstance(getattr(loss_fn, 'kl_weight', None), (int, float)):
             raise NotApplicable('the loss does not expose its KL weight: give loss_fn a kl_weight attribute (a '
-                                'number the loss multiplies the KL term by), or warm it up in your own code')
+                                'number the loss multiplies the KL term by), or change it in your own code')
+        loss_fn = copy.deepcopy(loss_fn)  # the run's own: the caller's loss keeps its weight
+        if name == 'kl_div10':
+            loss_fn.kl_weight *= 0.1
         return model, loss_fn
     raise NotApplicable(f'{name} is not a change of the model or the loss')
 

@@ -1,9 +1,12 @@
 """Is there a VAE that the trial's KL warm-up unsticks? An MLP VAE (784-256-(8)-256-784, summed squared error plus
-`kl_weight` times the KL term) on the committed MNIST subset, tried as it is and with `kl_warmup`, for each KL weight
-given. docs/aehealth.md ("Prove the fix: trial") reports what this printed.
+`kl_weight` times the KL term) on the committed MNIST subset, tried as it is, with `kl_warmup` and with `kl_div10`,
+for each KL weight given; `--autoregressive`: its decoder also sees the pixels before each pixel (a MADE, the strong
+decoder the warm-up is known to help), on binarised pixels under binary cross-entropy. docs/aehealth.md ("Prove the
+fix: trial") reports what this printed.
 
     python benchmarks/kl_warmup.py --epochs 5 2 5 10 20
     python benchmarks/kl_warmup.py --epochs 20 1 3 4 4.5 5 6
+    python benchmarks/kl_warmup.py --epochs 10 --autoregressive 1 3
 """
 import argparse
 import sys
@@ -33,26 +36,63 @@ class VAE(nn.Module):
         return self.decoder(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)), mu, logvar
 
 
-class VAELoss(nn.Module):
-    def __init__(self, kl_weight):
+class MADE(nn.Module):
+    """Pixel i's logit from pixels before it only: two masked layers (Germain et al. 2015), with a fixed ordering."""
+
+    def __init__(self, d=784, hidden=1000):
         super().__init__()
-        self.kl_weight = kl_weight
+        degree = torch.randint(1, d, (hidden,), generator=torch.Generator().manual_seed(0))
+        order = torch.arange(1, d + 1)
+        self.register_buffer('mask_in', (degree[:, None] >= order[None, :]).float())
+        self.register_buffer('mask_out', (order[:, None] > degree[None, :]).float())
+        self.first, self.second = nn.Linear(d, hidden), nn.Linear(hidden, d)
+
+    def forward(self, x):
+        h = F.relu(F.linear(x, self.first.weight * self.mask_in, self.first.bias))
+        return F.linear(h, self.second.weight * self.mask_out, self.second.bias)
+
+
+class AutoregressiveVAE(VAE):
+    """The VAE whose decoder also sees the pixels before each pixel: it can draw an image without the code."""
+
+    def __init__(self, latent=8):
+        super().__init__(latent)
+        self.decoder = nn.Sequential(nn.Linear(latent, 256), nn.ReLU(), nn.Linear(256, 784))
+        self.pixels = MADE()
+
+    def forward(self, x):
+        h = self.encoder(x)
+        mu, logvar = self.mean(h), self.log_variance(h)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        return torch.sigmoid(self.decoder(z) + self.pixels(x)), mu, logvar
+
+
+class VAELoss(nn.Module):
+    def __init__(self, kl_weight, reconstruction='mse'):
+        super().__init__()
+        self.kl_weight, self.reconstruction = kl_weight, reconstruction
 
     def forward(self, out, x):
         recon, mu, logvar = out
         kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
-        return (F.mse_loss(recon, x, reduction='sum') + self.kl_weight * kl) / len(x)
+        error = F.mse_loss if self.reconstruction == 'mse' else F.binary_cross_entropy
+        return (error(recon, x, reduction='sum') + self.kl_weight * kl) / len(x)
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('weights', type=float, nargs='+', help='KL weights to try')
     p.add_argument('--epochs', type=int, default=20)
+    p.add_argument('--autoregressive', action='store_true', help='a decoder that also sees the pixels before each one')
     args = p.parse_args()
     with np.load(ROOT / 'tests' / 'data' / 'mnist_subset.npz') as f:
         x = f['x_train'].reshape(-1, 784).astype('float32') / 255
+    build, loss = (AutoregressiveVAE, 'bce') if args.autoregressive else (VAE, 'mse')
+    if args.autoregressive:
+        x = (x > 0.5).astype('float32')
     for weight in args.weights:
-        report = trial(VAE, x, VAELoss(weight), epochs=args.epochs, changes=['kl_warmup'], jobs=2, verbose=False)
+        report = trial(build, x, VAELoss(weight, loss), epochs=args.epochs, changes=['kl_warmup', 'kl_div10'], jobs=2,
+                       verbose=False)
         said = [f"{r['change'] or 'as it is'}: {'learns' if r['learns'] else 'stuck'} {r['final_ratio']:.3f}x "
                 f"[{', '.join(f['rule'] for f in r['findings'] if f['level'] == 'failure') or '-'}]"
                 for r in report.runs]

@@ -32,7 +32,7 @@ DOCUMENTED = {
     'keras_3373': None,  # the reconstruction term weighted by 784: the loss is the model's own
     'tf_39432': ('lr_x10',),  # Adadelta at 1.0 instead of 0.001
     'torch_atomai_85': ('scale_inputs',),
-    'torch_carla_155': ('bce', 'kl_warmup'),  # with no batch norm and the KL weighted 0.3
+    'torch_carla_155': ('bce', 'kl_div10', 'kl_warmup'),  # with no batch norm and the KL weighted 0.3, annealed
     'torch_semisup_9': ('scale_inputs',),
     'torch_conet_3': ('reshape_output',),  # the target unsqueezed instead: both then have one shape
     'torch_vae_3': ('targets_in_range', 'output_sigmoid'),

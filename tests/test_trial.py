@@ -185,6 +185,19 @@ def test_the_kl_warm_up_raises_the_loss_s_kl_weight_from_0_to_its_own_over_the_f
     assert [float(w) for w in (tmp_path / 'kl.txt').read_text().split()] == [2.0] * 4 + [0.0, 1.0, 2.0, 2.0]
 
 
+def test_a_tenth_of_the_kl_weight_unsticks_a_vae_whose_kl_term_outweighs_its_reconstruction(pool):
+    # the VAE of benchmarks/kl_warmup.py at KL weight 10 (summed squared error): every posterior is the prior; the
+    # change is suggested by that finding, and the caller's loss keeps its own weight
+    from benchmarks.kl_warmup import VAE, VAELoss
+    loss_fn = VAELoss(10.0)
+    report = trial(VAE, X, loss_fn, batch_size=16, executor=pool, verbose=False)
+    baseline = report.runs[0]
+    assert not baseline['learns'] and 'posterior_collapse' in [f['rule'] for f in baseline['findings']], baseline
+    assert 'kl_div10' in [c['change'] for c in report.changes], report.table()
+    assert report.recommended == 'kl_div10', report.table()
+    assert loss_fn.kl_weight == 10.0
+
+
 def final(report):
     return [(r['change'], r['seed'], r['final_ratio'], r['epoch_ratios']) for r in report.runs]
 
