@@ -150,6 +150,8 @@ class LayerRecord:
     is_output: bool = False         # its values are the reconstruction's (up to its shape)
     kernel: Any = None              # the weight layer's trainable kernel (the framework's variable), if any
     axis_units: Optional[int] = None  # a softmax's: how many values it makes sum to 1
+    pair: Optional[tuple] = None    # the indices of the two records whose outputs it receives as its two inputs
+    stochastic: bool = False        # run twice on the same inputs it gives other values (it draws random numbers)
     handle: Any = None              # the front-end's own reference (a layer, a module, a tap)
 
 
@@ -176,6 +178,7 @@ class Description:
     kernels: dict = field(default_factory=dict)   # {kernel key: the framework's variable}, first to last
     notes: list = field(default_factory=list)     # what could not be judged, in words
     frozen: list = field(default_factory=list)    # keys of the weight layers on the way whose kernels cannot train
+    posterior: Optional[tuple] = None  # (mean key, log-variance key): measured records a sampling layer draws from
 
 
 class UsageError(ValueError):
@@ -195,6 +198,7 @@ class Probe(Protocol):
     to_output: Optional[Callable]   # target values -> what the model outputs (logits), for the baselines
     notes: list                     # what it could not judge, in words
     frozen: list                    # the weight layers whose weights cannot train
+    posterior: Optional[tuple]      # (mean key, log-variance key) of measured layers that are a VAE's posterior
     framework: str                  # the fix texts' key: 'keras', 'torch'
 
     def measure(self, x: np.ndarray, targets: np.ndarray, received: bool, gradients: bool) -> Chunk:

@@ -12,7 +12,8 @@ Sequential, functional and subclassed models, nested ones and wrapped layers are
 take each weight matrix's gradient of the compiled loss, extra losses (activity regularisers, add_loss) included,
 through the backend in use (aehealth.keras_backends). A model without a `call` or a compiled loss (its own
 train_step, like keras.io's VAE) attaches with `forward=`: a function from inputs to the reconstruction, or to
-(reconstruction, mean, log-variance).
+(reconstruction, mean, log-variance). A VAE whose Sampling layer takes [z_mean, z_log_var] is checked for posterior
+collapse as it is.
 Nothing in the model changes (its layers' losses and random generators are put back as they were), and training
 is never stopped: a check that fails becomes a finding, "could not measure ...".
 """
@@ -164,6 +165,14 @@ def _same_values(a, b):
     return a.shape == b.shape and np.allclose(a, b, rtol=1e-4, atol=1e-6)
 
 
+def _pair(given, made):
+    """The indices of the two records whose outputs a layer received as its two inputs, or None."""
+    if isinstance(given, (list, tuple)) and len(given) == 2:
+        k = [made.get(id(backend.first(g))) for g in given]
+        return tuple(k) if None not in k else None
+    return None
+
+
 def _fans(shape):
     """(fan-in, fan-out) of a kernel shape, as Keras' initialisers count them."""
     if len(shape) < 2:
@@ -221,7 +230,7 @@ class Probe:
                              channels=-1 if len(recon.shape) > 2 else None, handle=RECON)
         described = network.describe(records, output, self.loss_name, self.from_logits)
         self.net, self.channels, self.kernels = described.net, described.channels, described.kernels
-        self.frozen = described.frozen
+        self.frozen, self.posterior = described.frozen, described.posterior
         self.measured = [r.handle for r in described.measured]
         self.notes += described.notes
         try:
@@ -265,6 +274,7 @@ class Probe:
         recon, mean, _ = self.outputs.parts(out)
         tensors = [backend.first(o) for _, _, o in record]
         made = {id(v): k for k, v in enumerate(tensors)}
+        drawing = self._drawing(x, len(record))
         counts, records = {}, []
         for k, (layer, given, value) in enumerate(record):
             counts[layer.name] = counts.get(layer.name, 0) + 1
@@ -278,13 +288,28 @@ class Probe:
                 takes=made.get(id(backend.first(given))), channels=-1 if len(tensor.shape) > 2 else None,  # channels last
                 is_mean=mean is not None and (tensor is mean or _same_values(tensor, mean)),
                 is_output=_same_values(tensor, recon), kernel=w if w is not None and w.trainable else None, handle=k,
-                axis_units=_axis_units(layer, tensor)))
+                axis_units=_axis_units(layer, tensor), stochastic=k in drawing, pair=_pair(given, made)))
         self.received, self.received_by = None, None
         first = next(((k, layer) for k, (layer, _, _) in enumerate(record)
                       if kernel(layer) is not None or _is_embedding(layer)), None)
         if first is not None and not _is_embedding(first[1]):
             self.received, self.received_by = first[0], first[1].name
         return records, out
+
+    def _drawing(self, x, length):
+        """The records whose values differ between two runs on the same rows (in inference mode: layers that draw
+        random numbers, as a VAE's sampling layer does); the random state is put back after."""
+        runs = []
+        for _ in range(2):
+            record = []
+            with _recording(self.leaves, record):
+                self.forward(x)
+            runs.append([backend.numpy(backend.first(o)) if keras.ops.is_tensor(backend.first(o)) else None
+                         for _, _, o in record])
+        if any(len(run) != length for run in runs):
+            return set()
+        return {k for k, (a, b) in enumerate(zip(*runs)) if a is not None and b is not None and a.shape == b.shape
+                and not np.array_equal(a, b)}
 
     def _pick(self, out, t):
         """Which of the model's outputs is the reconstruction, and which a VAE's posterior mean and log-variance."""

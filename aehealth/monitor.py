@@ -123,9 +123,10 @@ def dense_targets(targets, output_shape):
 class Check:
     """One check's numbers, added up over the sample's chunks: each measured layer, the output, the loss, gradients."""
 
-    def __init__(self, net, channels=None):
+    def __init__(self, net, channels=None, posterior=None):
         self.acts = {layer['key']: layer['activation'] for layer in net['layers']}
         self.channels = channels or {}  # {key: the channels' axis} of maps and sequences
+        self.posterior = posterior  # (mean key, log-variance key) of measured layers, where no output is the posterior
         self.sums, self.outputs, self.latent = {}, [], ([], [])
         self.grads, self.loss, self.total, self.rows, self.grad_rows = {}, 0.0, 0.0, 0, 0
 
@@ -146,6 +147,9 @@ class Check:
         if chunk.mean is not None:
             self.latent[0].append(np.asarray(chunk.mean))
             self.latent[1].append(np.asarray(chunk.log_variance))
+        elif self.posterior:
+            self.latent[0].append(np.asarray(chunk.values[self.posterior[0]]))
+            self.latent[1].append(np.asarray(chunk.values[self.posterior[1]]))
 
     def snapshot(self, epoch, net, dense, weights, previous):
         """The health snapshot: numbers per layer, gradient norms, updates since `previous`, output diversity, ..."""
@@ -252,7 +256,7 @@ class Session:
     def check(self, epoch, step_update=None):
         """Measure the model now, chunk by chunk, and keep the snapshot."""
         p, first = self.probe, self.weights is None
-        check, received = Check(p.net, p.channels), []
+        check, received = Check(p.net, p.channels, p.posterior), []
         n, g = len(self.sample), min(GRADIENT_ROWS, len(self.sample))
         with p.measuring():
             for lo, hi in [(0, g)] + [(i, min(i + p.chunk, n)) for i in range(g, n, p.chunk)]:

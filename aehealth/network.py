@@ -96,6 +96,9 @@ def describe(records, output, loss, from_logits=False):
             r.weighted and r.upstream for r in records[index[id(hidden[-1])] + 1:index[id(last)]])):
         hidden = hidden[:-1]  # the output is made from the weight layer before (an activation after BatchNorm, say)
     mean = [r for r in hidden if r.is_mean]
+    drawn = None if mean else sampled(records, hidden)
+    if drawn:
+        mean = [drawn[0]]
     code = mean[0] if mean else (min(hidden, key=lambda r: r.units) if hidden else None)  # the encoder's, if tied
     kernels, seen = {}, set()
     for r in candidates:
@@ -113,4 +116,18 @@ def describe(records, output, loss, from_logits=False):
                         kernels={key: key for key in kernels})
     return Description(net=net, measured=measured, channels={r.key: r.channels for r in measured
                                                              if r.channels is not None},
-                       kernels=kernels, notes=notes, frozen=frozen)
+                       kernels=kernels, notes=notes, frozen=frozen,
+                       posterior=(drawn[0].key, drawn[1].key) if drawn else None)
+
+
+def sampled(records, hidden):
+    """(mean, log-variance) records of a posterior a layer samples from, or None: a layer that draws random numbers
+    from two linear weight layers' outputs of its own width (keras.io's `Sampling()([z_mean, z_log_var])`), both
+    measured hidden layers. The first is the mean, as every such layer takes them."""
+    for r in records:
+        if r.stochastic and r.pair is not None:
+            mean, log_variance = (records[k] for k in r.pair)
+            if all(p.weighted and p.activation == 'linear' and p.units == r.units and p.channels is None
+                   and any(p is h for h in hidden) for p in (mean, log_variance)):
+                return mean, log_variance
+    return None

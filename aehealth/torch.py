@@ -15,7 +15,8 @@ of `loss_fn(model(x), targets)` with torch.autograd.grad. It writes no .grad, pu
 back, leaves the random state as it was (a seeded run gives the same numbers with or without it), never steps
 the optimizer and never stops training. With `optimizer`, its step hooks measure the first step of each checked
 epoch, for the learning-rate rules. A model that returns (reconstruction, mean, log-variance), the convention of
-pytorch/examples' VAE, is also checked for posterior collapse; of any other tuple, the element the loss depends on is
+pytorch/examples' VAE, is also checked for posterior collapse (as is one that samples z in a module of its own, given
+mu and logvar); of any other tuple, the element the loss depends on is
 judged (the tutorials' `return encoded, decoded`).
 """
 import contextlib
@@ -143,10 +144,15 @@ def _numpy(value, name):
 
 
 @contextlib.contextmanager
-def _hooks(modules, record):
-    """Forward hooks on `modules` for the duration, appending (module, input, output) to `record`."""
-    handles = [m.register_forward_hook(lambda mod, args, out: record.append((mod, args[0] if args else None, out)))
-               for m in modules]
+def _hooks(modules, record, pairs=None):
+    """Forward hooks on `modules` for the duration, appending (module, input, output) to `record`; `pairs`: {index in
+    the record: (first, second)} of the modules called with two tensors (a VAE's sampling module, given (mu, logvar))."""
+    def hook(mod, args, out):
+        if pairs is not None and (len(args) == 2 or (len(args) == 1 and isinstance(args[0], (list, tuple))
+                                                     and len(args[0]) == 2)):
+            pairs[len(record)] = tuple(args if len(args) == 2 else args[0])
+        record.append((mod, args[0] if args else None, out))
+    handles = [m.register_forward_hook(hook) for m in modules]
     try:
         yield record
     finally:
@@ -213,12 +219,23 @@ class Probe:
         """Rows as the model takes them: on its device, floats in its dtype."""
         return _as_tensor(array, self.dtype).to(self.device)
 
-    def _run(self, x):
+    def _run(self, x, pairs=None):
         """The model on x with every leaf recorded: (record, output)."""
         record = []
-        with _hooks(self.leaves, record):
+        with _hooks(self.leaves, record, pairs):
             out = self.forward(x)
         return record, out
+
+    def _drawing(self, x, length):
+        """The record's indices whose outputs differ between two runs on the same rows (in eval mode: modules that
+        draw random numbers, as a VAE's sampling module does); run inside _untouched, which puts the random state
+        back."""
+        with torch.no_grad():
+            runs = [[_flat(value)[0] if _flat(value) else None for _, _, value in self._run(x)[0]] for _ in range(2)]
+        if any(len(run) != length for run in runs):
+            return set()
+        return {k for k, (a, b) in enumerate(zip(*runs)) if a is not None and b is not None and a.shape == b.shape
+                and not torch.equal(a, b)}
 
     def _discover(self, x, t):
         """Run the model once with hooks; which tensors the reconstruction depends on; the activations forward()
@@ -227,8 +244,9 @@ class Probe:
         if xt.is_floating_point():
             xt.requires_grad_(True)  # so that every tensor made from the input has a place in the graph
         with _untouched(self.model, self.device), torch.enable_grad():
+            pairs = {}
             try:
-                record, out = self._run(xt)
+                record, out = self._run(xt, pairs)
             except Exception as e:
                 raise core.fit_error(x.shape[1:], None, e) from None
             if not torch.is_tensor(out) and not (isinstance(out, (list, tuple))
@@ -255,14 +273,14 @@ class Probe:
             self.from_logits = any(word in name.lower() for word in LOGIT_LOSSES) or name == 'CrossEntropyLoss'
             self.sparse = (np.issubdtype(np.asarray(t).dtype, np.integer) and recon.dim() == t.ndim + 1
                            and tuple(recon.shape[2:]) == tuple(t.shape[1:]))
-            records = self._records(record, recon, mean)
+            records = self._records(record, recon, mean, pairs, self._drawing(xt, len(record)))
             output = LayerRecord('output', 'output', None, False, int(np.prod(self.output_shape)), is_output=True,
                                  channels=self._channels(recon, record, len(record)),
                                  handle=Tap('output', 'output', None, 'recon', len(record)))
             described = network.describe(records, output, name, self.from_logits)
         self.length = len(record)
         self.net, self.channels, self.kernels = described.net, described.channels, described.kernels
-        self.frozen = described.frozen
+        self.frozen, self.posterior = described.frozen, described.posterior
         self.taps = [(r.key, r.handle) for r in described.measured]  # (key, tap) of what is measured
         self.notes += described.notes
         self.to_output = None
@@ -296,7 +314,7 @@ class Probe:
                                        [k in used for k in range(len(out))], self.notes,
                                        [k in self.passthrough for k in range(len(out))])
 
-    def _taps(self, record, recon):
+    def _taps(self, record, recon, pairs):
         """Every tensor that could be measured, in the order the model makes them: each module's output (an RNN's
         output, h and c), an activation forward() applies between modules (read from the autograd graph behind the
         next module's input), and one it applies last (behind the reconstruction)."""
@@ -326,7 +344,7 @@ class Probe:
             key = self.names.get(module, type(module).__name__) + (f'#{counts[module]}' if counts[module] > 1 else '')
             parts = len(_flat(value)) if isinstance(module, nn.RNNBase) else 1  # an RNN: its output, then h (and c)
             taps += [Tap(key, f'{key} ({type(module).__name__})', act, 'out', k, j, module)
-                     for j in range(parts if act is not None else 0)]
+                     for j in range(parts if act is not None or k in pairs else 0)]  # a sampling module: its pair
             inferred = functional(given)
             if inferred is not None and inferred[2] is not None and inferred[1] not in seen:  # F.relu(self.fc1(x))
                 seen.add(inferred[1])
@@ -340,9 +358,11 @@ class Probe:
                             else 'output', last[0], 'recon', len(record), of=src))
         return taps
 
-    def _records(self, record, recon, mean):
-        """The taps as neutral records: what the reconstruction depends on, what each takes whole, its kernel."""
-        taps = self._taps(record, recon)
+    def _records(self, record, recon, mean, pairs, drawing):
+        """The taps as neutral records: what the reconstruction depends on, what each takes whole, its kernel, and of
+        a module given two tensors, which records made them (`pairs`) and whether it draws random numbers
+        (`drawing`, by index in the record)."""
+        taps = self._taps(record, recon, pairs)
         tensors = [self._tensor(tap, record, recon, raw=True) for tap in taps]
         wanted = [k for k, v in enumerate(tensors) if v is not None and v.requires_grad]
         grads = torch.autograd.grad(recon.float().sum(), [tensors[k] for k in wanted], allow_unused=True,
@@ -362,13 +382,16 @@ class Probe:
                               and taps[j].where == 'out'), None)
             w = _kernel(tap.module) if tap.module is not None else None
             batch_first = self._tensor(tap, record, recon)
+            pair = [next((j for j, t in enumerate(tensors) if t is g and taps[j].where == 'out'), None)
+                    for g in pairs.get(tap.at, ())] if tap.where == 'out' else []
             made = tensor is recon or (tensor.grad_fn is not None and _walk(recon.grad_fn) is tensor.grad_fn)
             records.append(LayerRecord(
                 tap.key, tap.label, tap.activation, w is not None, int(np.prod(batch_first.shape[1:])),
                 upstream=upstream, takes=takes, channels=self._channels(batch_first, record, tap.at),
                 is_mean=mean is not None and tensor is mean, is_output=tap.where == 'recon' or made,
                 kernel=w if w is not None and w.requires_grad else None, handle=tap,
-                axis_units=_axis_units(tap, tensor)))
+                axis_units=_axis_units(tap, tensor), pair=tuple(pair) if pair and None not in pair else None,
+                stochastic=tap.where == 'out' and tap.at in drawing))
         return records
 
     def _channels(self, tensor, record, at):

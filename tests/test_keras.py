@@ -220,6 +220,8 @@ def test_extra_losses_are_counted_and_crash_nothing(got):
 
 
 class Sampling(L.Layer):
+    """keras.io's, as published (its VAE example, and the guide to subclassing)."""
+
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.seed_generator = keras.random.SeedGenerator(1337)
@@ -295,6 +297,41 @@ def test_a_vae_with_its_own_train_step_attaches_with_forward_and_keeps_its_rando
     with pytest.raises(UsageError) as error:
         preflight(vae(), IMG[:300], verbose=False)
     assert 'forward=' in str(error.value) and '\n' not in str(error.value)
+
+
+class GuideVAE(keras.Model):
+    """keras.io's guide to subclassing ("Putting it all together: an end-to-end example"): its VariationalAutoEncoder
+    (Dense heads and Sampling; the KL an add_loss in call), its KL term weighted by `kl_weight`."""
+
+    def __init__(self, kl_weight, original_dim=784, intermediate_dim=64, latent_dim=32):
+        super().__init__()
+        self.kl_weight = kl_weight
+        self.dense_proj = L.Dense(intermediate_dim, activation='relu')
+        self.dense_mean, self.dense_log_var, self.sampling = L.Dense(latent_dim), L.Dense(latent_dim), Sampling()
+        self.decoder_proj = L.Dense(intermediate_dim, activation='relu')
+        self.dense_output = L.Dense(original_dim, activation='sigmoid')
+
+    def call(self, inputs):
+        x = self.dense_proj(inputs)
+        z_mean, z_log_var = self.dense_mean(x), self.dense_log_var(x)
+        z = self.sampling((z_mean, z_log_var))
+        kl_loss = -0.5 * ops.mean(z_log_var - ops.square(z_mean) - ops.exp(z_log_var) + 1)
+        self.add_loss(self.kl_weight * kl_loss)
+        return self.dense_output(self.decoder_proj(z))
+
+
+@pytest.mark.parametrize('kl_weight, collapsed', [(1.0, True), (0.01, False)])
+def test_a_sampling_layer_gives_the_posterior_of_a_vae_that_adds_its_kl_as_a_loss(kl_weight, collapsed):
+    histories = []
+    for with_monitor in (False, True):
+        model = seeded(lambda: GuideVAE(kl_weight))
+        model.compile(keras.optimizers.Adam(1e-3), loss=keras.losses.MeanSquaredError())
+        callbacks = [HealthMonitor(X[:300], verbose=False)] if with_monitor else []
+        histories.append(model.fit(X, X, epochs=5, batch_size=16, verbose=0, callbacks=callbacks).history['loss'])
+    assert histories[0] == histories[1]  # the monitor's runs that find the Sampling layer drew nothing extra
+    monitor = callbacks[0]
+    assert monitor.metrics['network']['code'] == model.dense_mean.name and monitor.health[-1]['posterior']['dims'] == 32
+    assert ('posterior_collapse' in [f['rule'] for f in monitor.findings if f['level'] == 'failure']) == collapsed
 
 
 def test_several_outputs_judge_the_reconstruction_and_leave_the_model_as_it_was():

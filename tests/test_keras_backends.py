@@ -43,6 +43,31 @@ def conv():
     return model
 
 
+class Sampling(keras.layers.Layer):
+    """z from [z_mean, z_log_var], adding the KL term (weighted 0.02 beside a mean squared error) as a loss."""
+
+    def __init__(self):
+        super().__init__()
+        self.seed_generator = keras.random.SeedGenerator(1337)
+
+    def call(self, inputs):
+        z_mean, z_log_var = inputs
+        kl = -0.5 * keras.ops.mean(keras.ops.sum(1 + z_log_var - z_mean ** 2 - keras.ops.exp(z_log_var), axis=1))
+        self.add_loss(0.02 * kl)
+        noise = keras.random.normal(keras.ops.shape(z_mean), seed=self.seed_generator)
+        return z_mean + keras.ops.exp(0.5 * z_log_var) * noise
+
+
+def vae():
+    """A functional VAE whose posterior only its Sampling layer shows."""
+    inputs = keras.Input((784,))
+    h = keras.layers.Dense(64, 'relu')(inputs)
+    z = Sampling()([keras.layers.Dense(4, name='z_mean')(h), keras.layers.Dense(4, name='z_log_var')(h)])
+    model = keras.Model(inputs, keras.layers.Dense(784, 'sigmoid')(keras.layers.Dense(64, 'relu')(z)))
+    model.compile(optimizer='adam', loss='mse')
+    return model
+
+
 def failures(found):
     return sorted(f['rule'] for f in found if f['level'] == 'failure')
 
@@ -50,14 +75,14 @@ def failures(found):
 out = {}
 for name, build, data in (('healthy', dense, x), ('pixels_0_255', dense, raw),
                           ('softmax_output', lambda: dense(output='softmax'), x),
-                          ('deep_sigmoid', lambda: dense('sigmoid', depth=4), x)):
+                          ('deep_sigmoid', lambda: dense('sigmoid', depth=4), x), ('vae', vae, x)):
     model = build()
     before = preflight(model, data[:500], verbose=False)
     monitor = HealthMonitor(data[:500], verbose=False)
     model.fit(data, data, epochs=3, batch_size=64, verbose=0, callbacks=[monitor])
     out[name] = dict(preflight=failures(before), run=failures(monitor.findings),
                      not_measured=monitor.metrics['not_measured'],
-                     network=monitor.metrics['network'])
+                     network=monitor.metrics['network'], posterior=monitor.health[-1].get('posterior') is not None)
     if name == 'healthy':
         trained = model
 model = conv()
@@ -99,7 +124,8 @@ def test_each_backend_gives_the_findings_tensorflow_gives_and_imports_no_tensorf
     assert 'inputs_not_scaled' in found['pixels_0_255']['preflight']
     assert 'softmax_output' in found['softmax_output']['preflight']
     assert 'vanishing_gradient' in found['deep_sigmoid']['run']
-    for name in ('healthy', 'pixels_0_255', 'softmax_output', 'deep_sigmoid'):
+    assert found['vae']['posterior'] and found['vae']['network']['code'] == 'z_mean'
+    for name in ('healthy', 'pixels_0_255', 'softmax_output', 'deep_sigmoid', 'vae'):
         assert found[name]['preflight'] == reference[name]['preflight'], name
         assert found[name]['run'] == reference[name]['run'], (name, found[name], reference[name])
         assert found[name]['network'] == reference[name]['network'], name

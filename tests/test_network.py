@@ -55,6 +55,23 @@ def test_a_vaes_code_is_its_posterior_mean_and_what_the_output_does_not_need_is_
     assert keys == ['fc1', 'mu', 'fc3', 'fc4'] and code == 'mu' and kernels == ['fc1', 'mu', 'fc3', 'fc4']
 
 
+def test_a_layer_that_samples_from_two_linear_heads_makes_the_first_the_posterior_mean():
+    heads = [record('fc1', 'relu', 400, True, kernel='w1'), record('mu', 'linear', 20, True, kernel='w2'),
+             record('log_var', 'linear', 20, True, kernel='w3')]
+    decoder = [record('fc3', 'relu', 400, True, kernel='w4'),
+               record('fc4', 'sigmoid', 784, True, kernel='w5', is_output=True)]
+    sampling = network.describe(heads + [record('sampling', None, 20, pair=(1, 2), stochastic=True)] + decoder,
+                                OUTPUT, 'mse')
+    assert sampling.net['code'] == 'mu' and sampling.posterior == ('mu', 'log_var')
+    # the same two heads added, not sampled (nothing random): no posterior, and the narrowest layer is the code
+    added = network.describe(heads + [record('add', None, 20, pair=(1, 2))] + decoder, OUTPUT, 'mse')
+    assert added.posterior is None and added.net['code'] == 'mu'
+    # a random layer over a head that applies a nonlinearity is not read as a posterior
+    relu_head = [heads[0], record('mu', 'relu', 20, True, kernel='w2'), heads[2]]
+    assert network.describe(relu_head + [record('s', None, 20, pair=(1, 2), stochastic=True)] + decoder, OUTPUT,
+                            'mse').posterior is None
+
+
 def test_a_kernel_shared_by_two_calls_is_differentiated_once_and_an_untrainable_one_not_at_all():
     records = [record('fc', 'relu', 784, True, kernel='w'), record('fc#2', 'sigmoid', 784, True, kernel='w',
                                                                    is_output=True),

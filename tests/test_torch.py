@@ -170,6 +170,45 @@ def test_recurrent_and_conv1d_modules_are_measured_through_their_tuple_outputs(t
         'leaky_relu', 'tanh', 'elu', 'linear']
 
 
+class Sampling(nn.Module):
+    """z from (mu, logvar): the reparameterisation as a module."""
+
+    def forward(self, mu, logvar):
+        return mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+
+
+class SampledVAE(nn.Module):
+    """A VAE that returns the reconstruction alone and keeps its KL term for the loss (`self.kl`)."""
+
+    def __init__(self):
+        super().__init__()
+        self.encoder = nn.Sequential(nn.Linear(784, 256), nn.ReLU())
+        self.mean, self.log_variance, self.sample = nn.Linear(256, 8), nn.Linear(256, 8), Sampling()
+        self.decoder = nn.Sequential(nn.Linear(8, 256), nn.ReLU(), nn.Linear(256, 784), nn.Sigmoid())
+
+    def forward(self, x):
+        h = self.encoder(x)
+        mu, logvar = self.mean(h), self.log_variance(h)
+        self.kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / len(x)
+        return self.decoder(self.sample(mu, logvar))
+
+
+@pytest.mark.parametrize('kl_weight, collapsed', [(10.0, True), (0.5, False)])
+def test_a_sampling_module_gives_the_posterior_of_a_vae_that_returns_its_reconstruction_alone(kl_weight, collapsed):
+    model = SampledVAE()
+
+    def loss_fn(out, x):
+        return F.mse_loss(out, x, reduction='sum') / len(x) + kl_weight * model.kl
+    torch.manual_seed(0)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    plain = fit(model, X, loss_fn, 5, batch=16, monitor=False)[0]
+    model.load_state_dict(state)
+    losses, monitor = fit(model, X, loss_fn, 5, batch=16)
+    assert losses == plain  # the two extra runs that find the sampling module draw nothing from the loop's generator
+    assert monitor.metrics['network']['code'] == 'mean' and monitor.health[-1]['posterior']['dims'] == 8
+    assert ('posterior_collapse' in named(monitor.findings, 'failure')) == collapsed, monitor.findings
+
+
 def test_the_vae_tuple_gives_the_posterior_and_a_collapsed_one_is_named(trained):
     healthy, collapsed = trained['vae'], trained['vae_collapsed']
     assert healthy.metrics['network']['code'] == 'fc21' and healthy.health[-1]['posterior']['active'] >= 1

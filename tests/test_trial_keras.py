@@ -131,7 +131,6 @@ STUCK = {
     'bce': ('plain SGD at 1 under MSE, on the plateau after 8 epochs', dict(build=sgd_1, x=X, epochs=8, changes=['bce'])),
     'output_linear': ('targets in [-1, 1] under a sigmoid', dict(build=plain, x=X, y=X * 2 - 1, changes=['output_linear'])),
     'output_tanh': ('targets in [-1, 1] under a sigmoid', dict(build=plain, x=X, y=X * 2 - 1, changes=['output_tanh'])),
-    # a functional VAE shows the monitor no posterior (its KL is an add_loss), so nothing suggests this change here
     'kl_div10': ('a VAE whose KL term, weighted 0.02, outweighs its mean squared error',
                  dict(build=functools.partial(vae, 0.02), x=X, batch_size=16, changes=['kl_div10'])),
 }
