@@ -274,7 +274,7 @@ class Probe:
         recon, mean, _ = self.outputs.parts(out)
         tensors = [backend.first(o) for _, _, o in record]
         made = {id(v): k for k, v in enumerate(tensors)}
-        drawing = self._drawing(x, len(record))
+        drawing = network.drawing(self._run_values(x), self._run_values(x))  # a sampling layer's draws, put back
         counts, records = {}, []
         for k, (layer, given, value) in enumerate(record):
             counts[layer.name] = counts.get(layer.name, 0) + 1
@@ -296,20 +296,12 @@ class Probe:
             self.received, self.received_by = first[0], first[1].name
         return records, out
 
-    def _drawing(self, x, length):
-        """The records whose values differ between two runs on the same rows (in inference mode: layers that draw
-        random numbers, as a VAE's sampling layer does); the random state is put back after."""
-        runs = []
-        for _ in range(2):
-            record = []
-            with _recording(self.leaves, record):
-                self.forward(x)
-            runs.append([backend.numpy(backend.first(o)) if keras.ops.is_tensor(backend.first(o)) else None
-                         for _, _, o in record])
-        if any(len(run) != length for run in runs):
-            return set()
-        return {k for k, (a, b) in enumerate(zip(*runs)) if a is not None and b is not None and a.shape == b.shape
-                and not np.array_equal(a, b)}
+    def _run_values(self, x):
+        """Every leaf's output on x, as numpy arrays (None for what is not a tensor): for network.drawing."""
+        record = []
+        with _recording(self.leaves, record):
+            self.forward(x)
+        return [backend.numpy(backend.first(o)) if keras.ops.is_tensor(backend.first(o)) else None for _, _, o in record]
 
     def _pick(self, out, t):
         """Which of the model's outputs is the reconstruction, and which a VAE's posterior mean and log-variance."""

@@ -3,6 +3,8 @@ the reconstruction, when a 3-tuple is a VAE, what is measured after an activatio
 which the code. A front-end supplies neutral facts (aehealth.contracts.LayerRecord: what ran, its activation, its
 kernel, its shape); these functions decide, so that Keras and PyTorch describe the same network alike.
 """
+import numpy as np
+
 from aehealth import rules
 from aehealth.contracts import Description, UsageError
 
@@ -118,6 +120,15 @@ def describe(records, output, loss, from_logits=False):
                                                              if r.channels is not None},
                        kernels=kernels, notes=notes, frozen=frozen,
                        posterior=(drawn[0].key, drawn[1].key) if drawn else None)
+
+
+def drawing(first, second):
+    """The indices whose values differ between two runs of a model on the same rows (numpy arrays, None for what is
+    not a tensor): in inference mode, the layers that draw random numbers. Empty when the runs did not run alike."""
+    if len(first) != len(second):
+        return set()
+    return {k for k, (a, b) in enumerate(zip(first, second)) if a is not None and b is not None and a.shape == b.shape
+            and not np.array_equal(a, b, equal_nan=True)}
 
 
 def sampled(records, hidden):

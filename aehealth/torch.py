@@ -226,16 +226,10 @@ class Probe:
             out = self.forward(x)
         return record, out
 
-    def _drawing(self, x, length):
-        """The record's indices whose outputs differ between two runs on the same rows (in eval mode: modules that
-        draw random numbers, as a VAE's sampling module does); run inside _untouched, which puts the random state
-        back."""
+    def _run_values(self, x):
+        """Every leaf's output on x, as numpy arrays (None for what is not a tensor): for network.drawing."""
         with torch.no_grad():
-            runs = [[_flat(value)[0] if _flat(value) else None for _, _, value in self._run(x)[0]] for _ in range(2)]
-        if any(len(run) != length for run in runs):
-            return set()
-        return {k for k, (a, b) in enumerate(zip(*runs)) if a is not None and b is not None and a.shape == b.shape
-                and not torch.equal(a, b)}
+            return [_cpu(_flat(value)[0]) if _flat(value) else None for _, _, value in self._run(x)[0]]
 
     def _discover(self, x, t):
         """Run the model once with hooks; which tensors the reconstruction depends on; the activations forward()
@@ -273,7 +267,8 @@ class Probe:
             self.from_logits = any(word in name.lower() for word in LOGIT_LOSSES) or name == 'CrossEntropyLoss'
             self.sparse = (np.issubdtype(np.asarray(t).dtype, np.integer) and recon.dim() == t.ndim + 1
                            and tuple(recon.shape[2:]) == tuple(t.shape[1:]))
-            records = self._records(record, recon, mean, pairs, self._drawing(xt, len(record)))
+            drawing = network.drawing(self._run_values(xt), self._run_values(xt))  # a sampling module's; put back
+            records = self._records(record, recon, mean, pairs, drawing)
             output = LayerRecord('output', 'output', None, False, int(np.prod(self.output_shape)), is_output=True,
                                  channels=self._channels(recon, record, len(record)),
                                  handle=Tap('output', 'output', None, 'recon', len(record)))

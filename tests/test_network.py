@@ -72,6 +72,14 @@ def test_a_layer_that_samples_from_two_linear_heads_makes_the_first_the_posterio
                             'mse').posterior is None
 
 
+def test_what_draws_random_numbers_is_what_differs_between_two_runs_and_nan_is_not_a_draw():
+    import numpy as np
+    first = [np.array([1.0, 2.0]), None, np.array([0.5, np.nan]), np.array([3.0])]
+    second = [np.array([1.0, 2.0]), None, np.array([0.5, np.nan]), np.array([3.5])]
+    assert network.drawing(first, second) == {3}
+    assert network.drawing(first, second[:2]) == set()  # the runs did not run alike: nothing is read from them
+
+
 def test_a_kernel_shared_by_two_calls_is_differentiated_once_and_an_untrainable_one_not_at_all():
     records = [record('fc', 'relu', 784, True, kernel='w'), record('fc#2', 'sigmoid', 784, True, kernel='w',
                                                                    is_output=True),
