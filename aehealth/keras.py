@@ -166,7 +166,8 @@ def _same_values(a, b):
 
 
 def _pair(given, made):
-    """The indices of the two records whose outputs a layer received as its two inputs, or None."""
+    """The indices of the two records that made the two tensors a layer received as its inputs (the first to make
+    each: a layer that hands its inputs on, as a KL layer does, made nothing), or None."""
     if isinstance(given, (list, tuple)) and len(given) == 2:
         k = [made.get(id(backend.first(g))) for g in given]
         return tuple(k) if None not in k else None
@@ -275,6 +276,9 @@ class Probe:
         tensors = [backend.first(o) for _, _, o in record]
         made = {id(v): k for k, v in enumerate(tensors)}
         drawing = network.drawing(self._run_values(x), self._run_values(x))  # a sampling layer's draws, put back
+        makers = {}
+        for k, v in enumerate(tensors):
+            makers.setdefault(id(v), k)
         counts, records = {}, []
         for k, (layer, given, value) in enumerate(record):
             counts[layer.name] = counts.get(layer.name, 0) + 1
@@ -288,7 +292,7 @@ class Probe:
                 takes=made.get(id(backend.first(given))), channels=-1 if len(tensor.shape) > 2 else None,  # channels last
                 is_mean=mean is not None and (tensor is mean or _same_values(tensor, mean)),
                 is_output=_same_values(tensor, recon), kernel=w if w is not None and w.trainable else None, handle=k,
-                axis_units=_axis_units(layer, tensor), stochastic=k in drawing, pair=_pair(given, made)))
+                axis_units=_axis_units(layer, tensor), stochastic=k in drawing, pair=_pair(given, makers)))
         self.received, self.received_by = None, None
         first = next(((k, layer) for k, (layer, _, _) in enumerate(record)
                       if kernel(layer) is not None or _is_embedding(layer)), None)

@@ -334,6 +334,18 @@ def test_a_sampling_layer_gives_the_posterior_of_a_vae_that_adds_its_kl_as_a_los
     assert ('posterior_collapse' in [f['rule'] for f in monitor.findings if f['level'] == 'failure']) == collapsed
 
 
+@pytest.mark.parametrize('fixed', [False, True])
+def test_the_keras_1_vae_example_shows_its_posterior_through_its_sampling_layer_without_forward(fixed):
+    # cases/keras_3373: nested encoder and decoder models, a KL layer that hands [z_mean, z_log_var] on to Sampling
+    from cases import keras_3373
+    keras.utils.set_random_seed(0)
+    spec = keras_3373.build(fixed)
+    monitor = HealthMonitor(spec['x'][:500], every=5, verbose=False)
+    spec['model'].fit(spec['x'], spec['x'], epochs=20, batch_size=100, verbose=0, callbacks=[monitor])
+    assert monitor.metrics['network']['code'] == 'z_mean' and monitor.health[-1]['posterior']['dims'] == 2
+    assert ('posterior_collapse' in [f['rule'] for f in monitor.findings if f['level'] == 'failure']) != fixed
+
+
 def test_several_outputs_judge_the_reconstruction_and_leave_the_model_as_it_was():
     keras.utils.set_random_seed(0)
     i = keras.Input((784,))
