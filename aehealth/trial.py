@@ -24,7 +24,9 @@ import numpy as np
 from aehealth import rules
 from aehealth.contracts import UsageError
 
-KINDS = ('data', 'optimizer', 'loss', 'model', 'variant')  # what a change touches, least first: ties go to the first
+KINDS = ('data', 'optimizer', 'loss', 'model', 'pair', 'variant')  # what a change touches, least first: ties go to the first
+APPLIED = ('model', 'data', 'loss', 'optimizer')  # the order a pair's changes are made in: the targets are mapped into
+# the changed output's range, and the loss checks the changed targets
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,7 @@ CHANGES = {c.name: c for c in (
     Change('targets_in_range', 'data', 'targets mapped into the output activation\'s range'),
     Change('lr_div10', 'optimizer', 'the learning rate divided by 10'),
     Change('lr_x10', 'optimizer', 'the learning rate multiplied by 10'),
-    Change('adam', 'optimizer', 'Adam (learning rate 1e-3) in place of plain SGD'),
+    Change('adam', 'optimizer', 'Adam (learning rate 1e-3) in place of the optimizer'),
     Change('bce', 'loss', 'binary cross-entropy (on the logits in PyTorch)'),
     Change('kl_warmup', 'loss', 'the KL weight warmed up from 0 over the first half of the epochs'),
     Change('kl_div10', 'loss', 'the KL weight divided by 10'),
@@ -52,6 +54,33 @@ CHANGES = {c.name: c for c in (
     Change('reinit', 'model', 'the weights re-initialised with the framework\'s defaults'),
     Change('reshape_output', 'model', 'the output reshaped to the targets\' shape'),
 )}
+
+
+def parts(label):
+    """The change names a label makes: [] for the model as it is, one name, or a pair's two ('scale_inputs+adam'), in
+    the order they are made (APPLIED); None for a user's variant."""
+    if label is None:
+        return []
+    names = label.split('+')
+    if not all(n in CHANGES for n in names):
+        return None
+    return sorted(names, key=lambda n: APPLIED.index(CHANGES[n].kind))
+
+
+def words(label):
+    """What a label's run changed, in the report's words."""
+    names = parts(label)
+    if names is None:
+        return f'your variant "{label}"'
+    return ', and '.join(CHANGES[n].words for n in names) if names else 'the model as it is'
+
+
+def _pairs(report):
+    """Labels of the pairs a trial tries when nothing single learns in every seed: each two changes that were made
+    (not skipped, not crashed) and touch different parts of the set-up, in the order the changes were tried."""
+    made = [c['change'] for c in report.changes if c['change'] in CHANGES and not c['not_applicable']
+            and not c['errors']]
+    return [f'{a}+{b}' for i, a in enumerate(made) for b in made[i + 1:] if CHANGES[a].kind != CHANGES[b].kind]
 
 
 def changes_table():
@@ -161,8 +190,8 @@ def _key(label, seed):
 
 class TrialReport:
     """What a trial found: `runs` (one dict per run), `recommended` (the change that touches least among those that
-    learn in every seed; None when the model learns as it is, or nothing tried does), `changes` (each tried, with
-    its words and kind, or why it could not be made), `table()`."""
+    learn in every seed, a pair of changes ('a+b') when no single one does; None when the model learns as it is, or
+    nothing tried does), `changes` (each tried, with its words and kind, or why it could not be made), `table()`."""
 
     def __init__(self, runs, labels, seeds, settings):
         self.runs, self.labels, self.seeds, self.settings = runs, labels, list(seeds), settings
@@ -174,14 +203,13 @@ class TrialReport:
 
     def _summary(self, label):
         mine = [r for r in self.runs if r['change'] == label]
-        change = CHANGES.get(label)
-        kind = 'as it is' if label is None else change.kind if change else 'variant'
+        names = parts(label)
+        kind = 'as it is' if label is None else 'variant' if names is None else CHANGES[label].kind if len(
+            names) == 1 else 'pair'
         skipped = next((r['not_applicable'] for r in mine if r.get('not_applicable')), None)
         done = [r for r in mine if not r.get('not_applicable')]
         ratios = [r['final_ratio'] for r in done if r.get('final_ratio') is not None]
-        return dict(change=label, kind=kind if label is None else (change.kind if change else 'variant'),
-                    words='the model as it is' if label is None else change.words if change else f'your variant '
-                    f'"{label}"', not_applicable=skipped, runs=len(done),
+        return dict(change=label, kind=kind, words=words(label), not_applicable=skipped, runs=len(done),
                     learns_in=sum(bool(r.get('learns')) for r in done),
                     median_ratio=float(np.median(ratios)) if ratios else None,
                     errors=[r['error'] for r in done if r.get('error')])
@@ -315,6 +343,14 @@ def run(runner, common, changes, variants, seeds, jobs=1, executor=None, out=Non
         _phase(pool, runner, common, variants, [None], seeds, done, verbose, started, out, labels, settings)
         labels = _labels(changes, variants, [done[_key(None, s)] for s in seeds])
         _phase(pool, runner, common, variants, labels[1:], seeds, done, verbose, started, out, labels, settings)
+        singles = TrialReport([done[_key(label, s)] for label in labels for s in seeds], labels, seeds, settings)
+        pairs = [] if singles.recommended or singles.changes[0]['learns_in'] == len(seeds) else _pairs(singles)
+        if pairs:
+            if verbose:
+                print(f'trial: no single change learns in every seed; trying {len(pairs)} pair'
+                      f'{"s" if len(pairs) > 1 else ""} of them', flush=True)
+            labels += pairs
+            _phase(pool, runner, common, variants, pairs, seeds, done, verbose, started, out, labels, settings)
     except KeyboardInterrupt:
         if out is not None:
             _write(out, TrialReport(list(done.values()), labels, seeds, settings), interrupted=True)
@@ -332,8 +368,7 @@ def run(runner, common, changes, variants, seeds, jobs=1, executor=None, out=Non
         _write(out, report)
     if verbose:
         print(report.table())
-        print(f'recommended: {CHANGES[report.recommended].words if report.recommended in CHANGES else report.recommended}'
-              if report.recommended else 'recommended: nothing (' + ('the model learns as it is' if
+        print(f'recommended: {words(report.recommended)}' if report.recommended else 'recommended: nothing (' + ('the model learns as it is' if
                                                                       report.changes[0]['learns_in'] == len(seeds)
                                                                       else 'no change tried learns in every seed') + ')')
     return report
@@ -344,8 +379,8 @@ def _phase(pool, runner, common, variants, labels, seeds, done, verbose, started
     todo = [(label, s) for label in labels for s in seeds if _key(label, s) not in done]
     futures = {}
     for label, seed in todo:
-        task = dict(common, runner=runner, change=label if label in CHANGES else None,
-                    variant=(variants or {}).get(label), seed=int(seed))
+        task = dict(common, runner=runner, changes=parts(label) or [], variant=(variants or {}).get(label),
+                    seed=int(seed))
         futures[pool.submit(work, _dumps(task))] = (label, seed)
     total = len(done) + len(futures)
     for future in concurrent.futures.as_completed(futures):

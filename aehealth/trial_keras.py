@@ -134,14 +134,16 @@ def model_change(name, model, x, y):
 def optimizer_change(name, model):
     """The model with its optimizer changed (recompiled where needed), or NotApplicable with why."""
     import keras
+    ADAMS = (keras.optimizers.Adam, keras.optimizers.AdamW, keras.optimizers.Adamax, keras.optimizers.Nadam,
+             keras.optimizers.Lamb)
     optimizer = model.optimizer
     if name in ('lr_x10', 'lr_div10'):
         if isinstance(getattr(optimizer, '_learning_rate', None), keras.optimizers.schedules.LearningRateSchedule):
             raise NotApplicable('the learning rate is a schedule: scale its initial rate in your code')
         optimizer.learning_rate.assign(float(np.asarray(optimizer.learning_rate)) * (10 if name == 'lr_x10' else 0.1))
         return model
-    if type(optimizer) is not keras.optimizers.SGD:
-        raise NotApplicable(f'the optimizer is {type(optimizer).__name__}, not plain SGD')
+    if isinstance(optimizer, ADAMS):
+        raise NotApplicable(f'the optimizer is {type(optimizer).__name__}, Adam or of its family already')
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=model.loss)
     return model
 
@@ -179,18 +181,19 @@ def run_one(task):
     from aehealth.keras import HealthMonitor
     keras.utils.set_random_seed(task['seed'])
     model = (task['variant'] or task['build'])()
-    x, y, name = task['x'], task['y'], task['change']
-    kind = trial.CHANGES[name].kind if name else None
-    if kind == 'data':
-        act = _output_layer(model, x, y)[0]
-        x, y = trial.data_change(name, x, y, rules.RANGES.get(act, (-np.inf, np.inf)))
-    elif kind in ('model', 'loss'):
-        model = model_change(name, model, x, y)
-    elif kind == 'optimizer':
-        model = optimizer_change(name, model)
+    x, y = task['x'], task['y']
+    for name in task['changes']:  # one, or a pair's two in aehealth.trial.APPLIED order
+        kind = trial.CHANGES[name].kind
+        if kind == 'data':
+            act = _output_layer(model, x, y)[0]
+            x, y = trial.data_change(name, x, y, rules.RANGES.get(act, (-np.inf, np.inf)))
+        elif kind in ('model', 'loss'):
+            model = model_change(name, model, x, y)
+        else:
+            model = optimizer_change(name, model)
     n = min(SAMPLE, len(x))
     monitor = HealthMonitor(x[:n], targets=y[:n], verbose=False)
-    callbacks = [monitor] + ([_Warmup(model, task['epochs'])] if name == 'kl_warmup' else [])
+    callbacks = [monitor] + ([_Warmup(model, task['epochs'])] if 'kl_warmup' in task['changes'] else [])
     t0 = time.perf_counter()
     model.fit(x, y, epochs=task['epochs'], batch_size=task['batch_size'], shuffle=True, verbose=0,
               callbacks=callbacks)

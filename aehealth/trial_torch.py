@@ -14,6 +14,7 @@ from aehealth.trial import NotApplicable
 
 SAMPLE = 1000  # rows the monitor of each run measures
 SQUASHING = (nn.Sigmoid, nn.Tanh, nn.Softmax)
+ADAMS = (torch.optim.Adam, torch.optim.AdamW, torch.optim.Adamax, torch.optim.NAdam, torch.optim.RAdam)
 OUTPUTS = {'output_linear': nn.Identity, 'output_sigmoid': nn.Sigmoid, 'output_tanh': nn.Tanh}
 
 
@@ -150,8 +151,8 @@ def optimizer_change(name, model, optimizer):
             if 'initial_lr' in group:
                 group['initial_lr'] *= factor
         return optimizer
-    if type(optimizer) is not torch.optim.SGD:
-        raise NotApplicable(f'the optimizer is {type(optimizer).__name__}, not plain SGD')
+    if isinstance(optimizer, ADAMS):
+        raise NotApplicable(f'the optimizer is {type(optimizer).__name__}, Adam or of its family already')
     return torch.optim.Adam(model.parameters(), 1e-3)
 
 
@@ -159,22 +160,23 @@ def run_one(task):
     """One run of a trial: the model built with the task's seed, its change made, trained with the monitor beside
     it; the run judged (aehealth.trial.judged)."""
     torch.set_num_threads(task['threads'])
-    seed, name = task['seed'], task['change']
+    seed, names = task['seed'], task['changes']  # one change, or a pair's two in aehealth.trial.APPLIED order
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
     model = (task['variant'] or task['build'])()
     x, y, loss_fn = task['x'], task['y'], task['loss_fn']
-    kind = trial.CHANGES[name].kind if name else None
-    if kind == 'data':
-        act = _output(model, x, y, loss_fn)[0]
-        x, y = trial.data_change(name, x, y, rules.RANGES.get(act, (-np.inf, np.inf)))
-    elif kind in ('model', 'loss'):
-        model, loss_fn = model_change(name, model, loss_fn, x, y)
+    for name in names:
+        if trial.CHANGES[name].kind == 'data':
+            act = _output(model, x, y, loss_fn)[0]
+            x, y = trial.data_change(name, x, y, rules.RANGES.get(act, (-np.inf, np.inf)))
+        elif trial.CHANGES[name].kind in ('model', 'loss'):
+            model, loss_fn = model_change(name, model, loss_fn, x, y)
     optimizer = (task['optimizer'] or (lambda params: torch.optim.Adam(params, 1e-3)))(model.parameters())
-    if kind == 'optimizer':
-        optimizer = optimizer_change(name, model, optimizer)
-    full_kl = getattr(loss_fn, 'kl_weight', None) if name == 'kl_warmup' else None
+    for name in names:
+        if trial.CHANGES[name].kind == 'optimizer':
+            optimizer = optimizer_change(name, model, optimizer)
+    full_kl = getattr(loss_fn, 'kl_weight', None) if 'kl_warmup' in names else None
     n = min(SAMPLE, len(x))
     monitor = HealthMonitor(model, x[:n], loss_fn, optimizer, targets=None if y is x else y[:n], verbose=False)
     xt = torch.as_tensor(x)

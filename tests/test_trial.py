@@ -20,6 +20,7 @@ from torch import nn  # noqa: E402
 
 from aehealth.contracts import UsageError  # noqa: E402
 from aehealth.torch import trial  # noqa: E402
+from aehealth.trial import CHANGES  # noqa: E402
 
 with np.load(SUBSET) as f:
     RAW = f['x_train'].reshape(-1, 784).astype('float32')
@@ -138,6 +139,27 @@ def test_binary_cross_entropy_unsticks_a_sigmoid_output_that_mse_learns_slowly(p
     assert report.recommended == 'bce', report.table()
 
 
+def test_adam_takes_the_place_of_an_optimizer_of_another_family(pool):
+    # Adadelta at 1e-3, Keras 3's default rate carried over (PyTorch's is 1.0)
+    report = run(pool, build=plain, x=X, optimizer=lambda params: torch.optim.Adadelta(params, 1e-3))
+    assert not report.runs[0]['learns'] and report.recommended == 'adam', report.table()
+
+
+def test_when_no_single_change_learns_a_pair_of_them_that_touch_different_parts_does(pool, capsys):
+    # four sigmoid layers each side, and standardised targets under a sigmoid output: two causes, each change treats one
+    report = trial(build=deep_sigmoid, x=X, loss_fn=nn.MSELoss(), targets=(X - X.mean()) / X.std(), epochs=5,
+                   executor=pool)
+    singles = [c for c in report.changes if c['kind'] not in ('as it is', 'pair')]
+    assert {'relu_he', 'targets_in_range'} <= {c['change'] for c in singles}
+    assert not any(c['learns_in'] for c in singles), report.table()
+    assert report.recommended == 'targets_in_range+relu_he', report.table()
+    pairs = [c for c in report.changes if c['kind'] == 'pair']
+    assert pairs and all(CHANGES[a].kind != CHANGES[b].kind for a, b in (c['change'].split('+') for c in pairs))
+    out = capsys.readouterr().out
+    assert f'trying {len(pairs)} pairs of them' in out
+    assert 'recommended: hidden sigmoid, tanh and softmax layers made ReLU, with He initialisation, and targets mapped' in out
+
+
 def test_a_model_that_learns_gets_no_recommendation_and_no_suggested_change(pool):
     report = run(pool, build=plain, x=X)
     assert report.runs[0]['learns'] and report.recommended is None
@@ -161,7 +183,7 @@ def test_a_change_that_cannot_be_made_says_why_and_is_not_recommended(pool):
     why = {c['change']: c['not_applicable'] for c in report.changes}
     assert 'written in forward()' in why['output_linear']
     assert 'no hidden sigmoid' in why['relu_he']
-    assert 'not plain SGD' in why['adam']
+    assert 'Adam or of its family already' in why['adam']
     assert 'kl_weight' in why['kl_warmup']
     assert report.recommended is None and 'not tried' in report.table()
 

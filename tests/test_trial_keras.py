@@ -11,6 +11,7 @@ import pytest
 from conftest import SUBSET
 
 from aehealth.keras import trial
+from aehealth.trial import CHANGES
 
 with np.load(SUBSET) as f:
     RAW = f['x_train'].reshape(-1, 784).astype('float32')
@@ -150,6 +151,27 @@ def test_each_change_unsticks_the_model_stuck_for_its_cause(pool, change):
     assert report.recommended == change, report.table()
     chosen = [r for r in report.runs if r['change'] == change]
     assert chosen and all(r['learns'] and r['final_ratio'] < 0.95 for r in chosen), chosen
+
+
+def adadelta():
+    import keras
+    return autoencoder(optimizer=keras.optimizers.Adadelta())  # Keras 3's default rate, 0.001 (Keras 1's was 1.0)
+
+
+def test_adam_takes_the_place_of_an_optimizer_of_another_family(pool):
+    report = trial(adadelta, X, epochs=5, executor=pool, verbose=False)
+    assert not report.runs[0]['learns'] and report.recommended == 'adam', report.table()
+
+
+def test_when_no_single_change_learns_a_pair_of_them_that_touch_different_parts_does(pool):
+    # four sigmoid layers each side, and standardised targets under a sigmoid output: two causes, each change treats one
+    report = trial(deep_sigmoid, X, (X - X.mean()) / X.std(), epochs=5, executor=pool, verbose=False)
+    singles = [c for c in report.changes if c['kind'] not in ('as it is', 'pair')]
+    assert {'relu_he', 'targets_in_range'} <= {c['change'] for c in singles}
+    assert not any(c['learns_in'] for c in singles), report.table()
+    assert report.recommended == 'targets_in_range+relu_he', report.table()
+    assert all(c['kind'] == 'pair' and CHANGES[a].kind != CHANGES[b].kind
+               for c in report.changes if c['kind'] == 'pair' for a, b in [c['change'].split('+')])
 
 
 def test_a_model_that_learns_gets_no_recommendation(pool):
