@@ -47,6 +47,21 @@ def _fresh_optimizer(model):
     return type(model.optimizer).from_config(model.optimizer.get_config())
 
 
+def _compiled_objects(model):
+    """The user's functions and classes the model was compiled with, by the names its compile config gives them."""
+    found, todo = {}, [getattr(getattr(model, '_compile_config', None), 'config', None)]
+    while todo:
+        value = todo.pop()
+        if isinstance(value, dict):
+            todo += list(value.values())
+        elif isinstance(value, (list, tuple)):
+            todo += list(value)
+        elif callable(value) and not isinstance(value, type):
+            kind = value if hasattr(value, '__name__') else type(value)  # a function, or a Loss or Metric object
+            found[kind.__name__] = kind
+    return found
+
+
 def _clone(model, edit):
     """The model rebuilt from its layers' configs with `edit(layer, config)` applied, compiled as it was; its weights
     drawn anew by their initialisers (the model is untrained: build() made it)."""
@@ -61,7 +76,9 @@ def _clone(model, edit):
         if new != config:
             changed.append(layer.name)
         return type(layer).from_config(new)
-    copy = keras.models.clone_model(model, clone_function=clone)
+    # clone_model recompiles from the compile config, which names the user's own loss and metric functions
+    with keras.saving.custom_object_scope(_compiled_objects(model)):
+        copy = keras.models.clone_model(model, clone_function=clone)
     copy.compile(optimizer=_fresh_optimizer(model), loss=model.loss)
     return copy, changed
 

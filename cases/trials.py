@@ -114,9 +114,18 @@ def verdict(r):
     return 'yes, the documented fix' if same else 'learns, but not the documented fix'
 
 
+def outcome(change):
+    """A change's word in the table: not tried, crashed, learns or stuck."""
+    if change['not_applicable']:
+        return 'not tried'
+    if change['errors']:
+        return 'crashed'
+    return 'learns' if change['learns_in'] == change['runs'] else 'stuck'
+
+
 def doc(results):
     """The table in docs/cases.md."""
-    rows = ['| case | documented fix | as reported | changes tried (learns / stuck / not tried) | recommended | verdict |',
+    rows = ['| case | documented fix | as reported | changes tried (learns / stuck / crashed / not tried) | recommended | verdict |',
             '|---|---|---|---|---|---|']
     for name, r in results.items():
         fix = json.loads((HERE / 'results.json').read_text())[name]['fix']
@@ -124,8 +133,7 @@ def doc(results):
             rows.append(f'| {name} | {fix} | - | - | - | {verdict(r)} |')
             continue
         base = r['changes'][0]
-        tried = ', '.join(f'{c["change"]} ({"not tried" if c["not_applicable"] else "learns" if c["learns_in"] == c["runs"] else "stuck"})'
-                          for c in r['changes'][1:]) or 'none suggested'
+        tried = ', '.join(f'{c["change"]} ({outcome(c)})' for c in r['changes'][1:]) or 'none suggested'
         ratio = '-' if base['median_ratio'] is None else f'{base["median_ratio"]:.2f}x'
         recommended = words(r['recommended']) if r['recommended'] else 'nothing'
         rows.append(f'| {name} | {fix} | {"learns" if base["learns_in"] == base["runs"] else "stuck"} ({ratio}) | '

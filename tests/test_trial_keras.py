@@ -174,6 +174,24 @@ def test_when_no_single_change_learns_a_pair_of_them_that_touch_different_parts_
                for c in report.changes if c['kind'] == 'pair' for a, b in [c['change'].split('+')])
 
 
+def squared_error(y_true, y_pred):
+    """A loss of the user's own, a plain function (Keras cannot rebuild it from its name alone)."""
+    import keras
+    return keras.ops.mean((y_true - y_pred) ** 2)
+
+
+def deep_sigmoid_own_loss():
+    model = deep_sigmoid()
+    model.compile(optimizer='adam', loss=squared_error)
+    return model
+
+
+def test_a_model_compiled_with_a_loss_function_of_the_users_own_is_changed_not_crashed(pool):
+    report = trial(deep_sigmoid_own_loss, X, epochs=5, changes=['relu_he', 'reinit'], executor=pool, verbose=False)
+    assert not any(c['errors'] for c in report.changes), report.table()
+    assert report.recommended == 'relu_he', report.table()
+
+
 def test_a_model_that_learns_gets_no_recommendation(pool):
     report = trial(plain, X, epochs=5, executor=pool, verbose=False)
     assert report.runs[0]['learns'] and report.recommended is None
