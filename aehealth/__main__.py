@@ -104,8 +104,8 @@ def trial_parser():
     p = argparse.ArgumentParser(
         prog='python -m aehealth trial',
         description='Try the changes the rules suggest on the model FILE.py\'s function builds, each over seeds, in '
-                    'worker processes, and say which one unsticks it (a table, and trial.json, trial.md, trial.png '
-                    'with --out). The function returns a compiled Keras model, or a PyTorch module.',
+                    'worker processes, and say which one unsticks it (or, when none does, which pair of them; a table, '
+                    'and trial.json, trial.md, trial.png with --out). The function returns a compiled Keras model, or a PyTorch module.',
         epilog='PyTorch: the loss is --loss; the optimizer is FILE.py\'s optimizer(params) when it defines one, else '
                'Adam 1e-3. Ctrl-C keeps the finished runs in DIR/trial.json; --resume DIR continues them.')
     p.add_argument('build', metavar='FILE.py:FUNCTION', help='the Python file and the function in it that builds a new '
