@@ -1,4 +1,5 @@
 """The health figure, drawn with matplotlib (the extra "plot"): a pure function from a run's metrics to a PNG."""
+import textwrap
 from pathlib import Path
 
 try:
@@ -119,8 +120,8 @@ def plot_trial(report, path):
         runs = [r for r in report.runs if r['change'] == change['change'] and r.get('epoch_ratios')]
         for j, r in enumerate(runs):
             y = np.array([np.nan if v is None else max(v, 1e-4) for v in r['epoch_ratios']], float)
-            label = (f'{change["words"]}' + (' (recommended)' if change['change'] == report.recommended else '')
-                     if j == 0 else None)
+            label = (textwrap.fill(change['words'] + (' (recommended)' if change['change'] == report.recommended
+                                                      else ''), 70) if j == 0 else None)  # a pair's words are long
             ax.semilogy(np.arange(len(y)), y, color=f'C{k % 10}', lw=2.2 if change['change'] == report.recommended
                         else 1.2, ls='-' if change['change'] is not None else '--', marker='o', ms=3, label=label)
     ax.axhline(rules.PLATEAU, color='gray', ls='--', lw=1, label=f'{rules.PLATEAU:g}x: the plateau')
