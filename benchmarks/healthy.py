@@ -1,6 +1,6 @@
 """What healthy autoencoders show to the health rules: the numbers aehealth.rules' thresholds are set against.
 
-    python benchmarks/healthy.py                  # Keras and PyTorch: about 25 minutes on 2 cores
+    python benchmarks/healthy.py                  # Keras and PyTorch: 6 minutes on a quiet 2-core AMD EPYC
     python benchmarks/healthy.py --only torch     # one framework
 
 Autoencoders that learn (the Keras blog's, keras.io's, the TensorFlow tutorials' styles, dense, convolutional,
