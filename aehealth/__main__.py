@@ -118,7 +118,7 @@ def trial_parser():
     p.add_argument('--batch-size', type=int, help='batch size (default: 32 for Keras, 64 for PyTorch)')
     p.add_argument('--seeds', type=int, default=1, help='seeds 0..K-1 for each change (default 1)')
     p.add_argument('--jobs', type=int, default=1, help='worker processes (default 1)')
-    p.add_argument('--changes', default='suggested', help='comma-separated change names, or suggested (default)')
+    p.add_argument('--changes', default='suggested', help='comma-separated change names (a pair: a+b), or suggested (default)')
     p.add_argument('--out', help='a folder for trial.json, trial.md and trial.png')
     p.add_argument('--resume', metavar='DIR', help='continue the finished runs of an earlier trial\'s folder')
     return p

@@ -80,7 +80,9 @@ def _pairs(report):
     (not skipped, not crashed) and touch different parts of the set-up, in the order the changes were tried."""
     made = [c['change'] for c in report.changes if c['change'] in CHANGES and not c['not_applicable']
             and not c['errors']]
-    return [f'{a}+{b}' for i, a in enumerate(made) for b in made[i + 1:] if CHANGES[a].kind != CHANGES[b].kind]
+    tried = {frozenset(parts(c['change'])) for c in report.changes if parts(c['change'])}  # pairs the user named
+    return [f'{a}+{b}' for i, a in enumerate(made) for b in made[i + 1:]
+            if CHANGES[a].kind != CHANGES[b].kind and frozenset((a, b)) not in tried]
 
 
 def changes_table():
@@ -254,10 +256,10 @@ def _checked(changes):
     if isinstance(changes, str) or not isinstance(changes, (list, tuple)):
         raise UsageError(f'changes={changes!r}: give \'suggested\' or a list of names, for example '
                          f'changes=[\'lr_div10\', \'adam\']')
-    unknown = [c for c in changes if c not in CHANGES]
+    unknown = [c for c in changes if not isinstance(c, str) or parts(c) is None or len(parts(c)) > 2]
     if unknown:
-        raise UsageError(f'changes={unknown!r}: not changes a trial knows; choose from {", ".join(CHANGES)}, or '
-                         f'pass changes=\'suggested\'')
+        raise UsageError(f'changes={unknown!r}: not changes a trial knows; choose from {", ".join(CHANGES)} (two '
+                         f'joined by + make a pair, as \'scale_inputs+output_sigmoid\'), or pass changes=\'suggested\'')
     return list(changes)
 
 

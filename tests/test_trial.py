@@ -160,6 +160,15 @@ def test_when_no_single_change_learns_a_pair_of_them_that_touch_different_parts_
     assert 'recommended: hidden sigmoid, tanh and softmax layers made ReLU, with He initialisation, and targets mapped' in out
 
 
+def test_a_pair_can_be_named_and_a_name_that_is_not_a_change_or_a_pair_is_refused(pool):
+    report = run(pool, build=deep_sigmoid, x=X, targets=(X - X.mean()) / X.std(), changes=['relu_he+targets_in_range'])
+    assert [c['change'] for c in report.changes] == [None, 'relu_he+targets_in_range'], report.table()
+    assert report.changes[1]['kind'] == 'pair' and report.recommended == 'relu_he+targets_in_range', report.table()
+    for wrong in (['relu_he+nonsense'], ['relu_he+adam+bce'], ['']):
+        with pytest.raises(UsageError, match='two joined by \\+ make a pair'):
+            run(pool, build=plain, x=X, changes=wrong)
+
+
 def test_a_model_that_learns_gets_no_recommendation_and_no_suggested_change(pool):
     report = run(pool, build=plain, x=X)
     assert report.runs[0]['learns'] and report.recommended is None
