@@ -105,7 +105,8 @@ def trial_parser():
         prog='python -m aehealth trial',
         description='Try the changes the rules suggest on the model FILE.py\'s function builds, each over seeds, in '
                     'worker processes, and say which one unsticks it (or, when none does, which pair of them; a table, '
-                    'and trial.json, trial.md, trial.png with --out). The function returns a compiled Keras model, or a PyTorch module.',
+                    'and trial.json, trial.md, trial.png with --out). The function returns a compiled Keras model, '
+                    'or a PyTorch module.',
         epilog='PyTorch: the loss is --loss; the optimizer is FILE.py\'s optimizer(params) when it defines one, else '
                'Adam 1e-3. Ctrl-C keeps the finished runs in DIR/trial.json; --resume DIR continues them.')
     p.add_argument('build', metavar='FILE.py:FUNCTION', help='the Python file and the function in it that builds a new '
@@ -118,7 +119,8 @@ def trial_parser():
     p.add_argument('--batch-size', type=int, help='batch size (default: 32 for Keras, 64 for PyTorch)')
     p.add_argument('--seeds', type=int, default=1, help='seeds 0..K-1 for each change (default 1)')
     p.add_argument('--jobs', type=int, default=1, help='worker processes (default 1)')
-    p.add_argument('--changes', default='suggested', help='comma-separated change names (a pair: a+b), or suggested (default)')
+    p.add_argument('--changes', default='suggested',
+                   help='comma-separated change names (a pair: a+b), or suggested (default)')
     p.add_argument('--out', help='a folder for trial.json, trial.md and trial.png')
     p.add_argument('--resume', metavar='DIR', help='continue the finished runs of an earlier trial\'s folder')
     return p
