@@ -146,8 +146,9 @@ def test_adam_takes_the_place_of_an_optimizer_of_another_family(pool):
 
 
 def test_when_no_single_change_learns_a_pair_of_them_that_touch_different_parts_does(pool, capsys):
-    # four sigmoid layers each side, and standardised targets under a sigmoid output: two causes, each change treats one
-    report = trial(build=deep_sigmoid, x=X, loss_fn=nn.MSELoss(), targets=(X - X.mean()) / X.std(), epochs=5,
+    # four sigmoid layers each side, and targets in [-1, 1] under a sigmoid output: two causes, each change treats one
+    # (standardised targets left ReLU alone at 0.96x in Keras, too near the 0.95x line to hold on every machine)
+    report = trial(build=deep_sigmoid, x=X, loss_fn=nn.MSELoss(), targets=X * 2 - 1, epochs=5,
                    executor=pool)
     singles = [c for c in report.changes if c['kind'] not in ('as it is', 'pair')]
     assert {'relu_he', 'targets_in_range'} <= {c['change'] for c in singles}
@@ -161,7 +162,7 @@ def test_when_no_single_change_learns_a_pair_of_them_that_touch_different_parts_
 
 
 def test_a_pair_can_be_named_and_a_name_that_is_not_a_change_or_a_pair_is_refused(pool):
-    report = run(pool, build=deep_sigmoid, x=X, targets=(X - X.mean()) / X.std(), changes=['relu_he+targets_in_range'])
+    report = run(pool, build=deep_sigmoid, x=X, targets=X * 2 - 1, changes=['relu_he+targets_in_range'])
     assert [c['change'] for c in report.changes] == [None, 'relu_he+targets_in_range'], report.table()
     assert report.changes[1]['kind'] == 'pair' and report.recommended == 'relu_he+targets_in_range', report.table()
     for wrong in (['relu_he+nonsense'], ['relu_he+adam+bce'], ['']):
