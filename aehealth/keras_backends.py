@@ -6,8 +6,12 @@ imported."""
 import contextlib
 import logging
 
-import keras
 import numpy as np
+
+try:
+    import keras
+except ImportError:  # aehealth.keras imports this module and says which extra to install
+    raise ImportError('aehealth.keras_backends needs Keras 3: pip install "aehealth[keras]"') from None
 
 BACKEND = keras.backend.backend()
 if BACKEND == 'tensorflow':

@@ -5,8 +5,12 @@ import random
 import time
 
 import numpy as np
-import torch
-from torch import nn
+
+try:
+    import torch
+    from torch import nn
+except ImportError:  # the extra "torch" is not installed
+    raise ImportError('aehealth.trial_torch needs PyTorch: pip install "aehealth[torch]"') from None
 
 from aehealth import rules, trial
 from aehealth.torch import ACTIVATION_MODULES, HealthMonitor, Probe
