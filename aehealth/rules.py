@@ -751,7 +751,8 @@ def not_measured(ctx):
       'names the first hidden layer whose spread falls under 5% of its scale (the input\'s differences are lost '
       'there), or says that every layer still varies; says when the loss is still falling; suggests what to try',
       'try a 10x larger and a 10x smaller learning rate, Adam 1e-3 in place of another optimizer, relu up to that '
-      'layer, and more epochs; check that each target belongs to its input', closing=True, changes=('lr_x10', 'lr_div10', 'adam', 'relu_he'))
+      'layer, and more epochs; check that each target belongs to its input', closing=True,
+      changes=('lr_x10', 'lr_div10', 'adam', 'relu_he'))
 def unexplained(ctx):
     kinds = {ctx.kind_of(name) for name in ctx.found}
     if not (ctx.trained and 'outcome' in kinds and not kinds & {'blocker', 'cause'} and ctx.health):

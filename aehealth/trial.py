@@ -24,9 +24,10 @@ import numpy as np
 from aehealth import rules
 from aehealth.contracts import UsageError
 
-KINDS = ('data', 'optimizer', 'loss', 'model', 'pair', 'variant')  # what a change touches, least first: ties go to the first
-APPLIED = ('model', 'data', 'loss', 'optimizer')  # the order a pair's changes are made in: the targets are mapped into
-# the changed output's range, and the loss checks the changed targets
+KINDS = ('data', 'optimizer', 'loss', 'model', 'pair', 'variant')  # what a change touches, least first: ties go first
+# the order a pair's changes are made in: the targets are mapped into the changed output's range, and the loss checks
+# the changed targets
+APPLIED = ('model', 'data', 'loss', 'optimizer')
 
 
 @dataclass(frozen=True)
@@ -206,8 +207,12 @@ class TrialReport:
     def _summary(self, label):
         mine = [r for r in self.runs if r['change'] == label]
         names = parts(label)
-        kind = 'as it is' if label is None else 'variant' if names is None else CHANGES[label].kind if len(
-            names) == 1 else 'pair'
+        if label is None:
+            kind = 'as it is'
+        elif names is None:
+            kind = 'variant'
+        else:
+            kind = 'pair' if len(names) == 2 else CHANGES[label].kind
         skipped = next((r['not_applicable'] for r in mine if r.get('not_applicable')), None)
         done = [r for r in mine if not r.get('not_applicable')]
         ratios = [r['final_ratio'] for r in done if r.get('final_ratio') is not None]
@@ -370,9 +375,12 @@ def run(runner, common, changes, variants, seeds, jobs=1, executor=None, out=Non
         _write(out, report)
     if verbose:
         print(report.table())
-        print(f'recommended: {words(report.recommended)}' if report.recommended else 'recommended: nothing (' + ('the model learns as it is' if
-                                                                      report.changes[0]['learns_in'] == len(seeds)
-                                                                      else 'no change tried learns in every seed') + ')')
+        if report.recommended:
+            print(f'recommended: {words(report.recommended)}')
+        else:
+            why = ('the model learns as it is' if report.changes[0]['learns_in'] == len(seeds)
+                   else 'no change tried learns in every seed')
+            print(f'recommended: nothing ({why})')
     return report
 
 
