@@ -358,14 +358,19 @@ def run(runner, common, changes, variants, seeds, jobs=1, executor=None, out=Non
                       f'{"s" if len(pairs) > 1 else ""} of them', flush=True)
             labels += pairs
             _phase(pool, runner, common, variants, pairs, seeds, done, verbose, started, out, labels, settings)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, concurrent.futures.process.BrokenProcessPool) as stopped:
         if out is not None:
             _write(out, TrialReport(list(done.values()), labels, seeds, settings), interrupted=True)
         if verbose:
             print(f'trial: interrupted; {len(done)} finished runs kept' + (f' in {out / "trial.json"} (resume='
                                                                             f'{str(out)!r} continues)' if out else ''),
                   file=sys.stderr)
-        raise
+        if isinstance(stopped, KeyboardInterrupt):
+            raise
+        # A spawned worker imports the caller's script; one that calls trial() at its top level starts it again there
+        raise UsageError('a trial worker process died before its run ended: if trial() is called at the top level of '
+                         'a script, put the call under `if __name__ == \'__main__\':` (each worker imports the '
+                         'script); else it may have run out of memory (try fewer jobs)') from None
     finally:
         if own:
             pool.shutdown(wait=False, cancel_futures=True)

@@ -271,6 +271,24 @@ def test_resume_runs_only_what_an_interrupted_trial_had_not_finished(pool, tmp_p
     assert final(resumed) == final(whole)
 
 
+def test_a_call_at_a_scripts_top_level_gets_one_line_and_the_guard_it_suggests_runs(tmp_path):
+    call = (f'import sys; sys.path.insert(0, {str(ROOT / "tests")!r}); sys.path.insert(0, {str(ROOT)!r})\n'
+            'import test_trial as t\n'
+            'from torch import nn\n'
+            'GUARD\n'
+            '    t.trial(t.plain, t.X[:200], nn.MSELoss(), epochs=1, changes=["lr_div10"], verbose=False)\n'
+            '    print("trial ran")\n')
+    runs = {}
+    for name, guard in (('bare', 'if True:'), ('guarded', 'if __name__ == "__main__":')):
+        (tmp_path / f'{name}.py').write_text(call.replace('GUARD', guard))
+        runs[name] = subprocess.run([sys.executable, f'{name}.py'], capture_output=True, text=True, timeout=HANG,
+                                    cwd=tmp_path)
+    last = runs['bare'].stderr.strip().splitlines()[-1]
+    assert runs['bare'].returncode != 0 and last.startswith('aehealth.contracts.UsageError: a trial worker'), last
+    assert "if __name__ == '__main__':" in last
+    assert runs['guarded'].returncode == 0 and 'trial ran' in runs['guarded'].stdout, runs['guarded'].stderr[-2000:]
+
+
 def test_ctrl_c_keeps_the_finished_runs_in_trial_json(tmp_path):
     script = (f'import sys; sys.path.insert(0, {str(ROOT / "tests")!r}); sys.path.insert(0, {str(ROOT)!r})\n'
               'import test_trial as t\n'
