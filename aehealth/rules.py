@@ -340,6 +340,28 @@ def nonfinite(ctx):
         return f'NaN or Inf: {ctx.m["nonfinite"]}'
 
 
+@rule('loss_undefined', 'blocker', 'loss undefined',
+      'the loss is NaN or Inf where the outputs, inputs and targets are finite',
+      'a check whose loss is NaN or Inf while the output\'s values, the inputs and the targets on the sample are finite',
+      'exact: then the loss itself is not defined at some output the model gives (the log of an output that can be 0 '
+      'or negative, a division by one), and no learning rate mends a loss that is NaN before any step',
+      {'keras': 'use a loss defined for every output (binary cross-entropy, from_logits=True on a linear output), or '
+                'an output activation within the loss\'s domain (a sigmoid before a log)',
+       'torch': 'use a loss defined for every output (nn.BCEWithLogitsLoss on the logits), or an output activation '
+                'within the loss\'s domain (a sigmoid before a log)'}, changes=('bce', 'output_sigmoid'))
+def loss_undefined(ctx):
+    data = ctx.data or {}
+    finite_data = all(isinstance(data.get(k), (int, float)) and math.isfinite(data[k])
+                      for k in ('input_rms', 'target_min', 'target_max'))
+    for snap in ctx.health:
+        loss, out = snap.get('loss'), snap.get('layers', {}).get(ctx.net['output'], {}).get('rms')
+        if finite_data and loss is not None and not math.isfinite(loss) and out is not None and math.isfinite(out):
+            when = 'on the untrained model' if snap.get('epoch') == 0 else (
+                'on the trained model' if snap.get('epoch') is None else f'after epoch {snap["epoch"]}')
+            return (f'loss undefined: the loss is {loss} {when} while its outputs (root mean square {out:.2g}), the '
+                    f'inputs and the targets are finite: the loss is not defined at some output the model gives')
+
+
 @rule('shape_mismatch', 'blocker', 'shapes broadcast',
       'the output and the targets differ in shape per row, so the loss broadcasts them',
       'the output\'s and the targets\' shapes per row differ (a sparse loss\'s class ids excepted)',

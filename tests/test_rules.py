@@ -173,6 +173,25 @@ def test_unscaled_inputs_softmax_and_nan_are_named():
     assert named(found, 'failure') == ['nonfinite']
 
 
+@pytest.mark.parametrize('output_rms, data_nan, fires', [(0.3, False, True), (float('nan'), False, False),
+                                                         (0.3, True, False)])
+def test_a_loss_that_is_nan_where_the_outputs_and_data_are_finite_is_a_loss_undefined(output_rms, data_nan, fires):
+    m = keras_metrics(nonfinite='the loss is nan', epochs_done=0)
+    m['health'] = m['health'][:1]
+    m['health'][0] = dict(m['health'][0], loss=float('nan'),
+                          layers=dict(m['health'][0]['layers'], dense_1=dict(m['health'][0]['layers']['dense_1'],
+                                                                             rms=output_rms)))
+    if data_nan:
+        x = np.random.RandomState(7).rand(50, 784)
+        x[0, 0] = np.nan
+        m['data'] = S.data_stats(x, x, 'sigmoid')
+    found = named(R.findings(m, fixes='torch'), 'failure')
+    assert found == (['nonfinite', 'loss_undefined'] if fires else ['nonfinite'])
+    if fires:
+        evidence = next(f['evidence'] for f in R.findings(m, fixes='torch') if f['rule'] == 'loss_undefined')
+        assert 'the loss is nan on the untrained model' in evidence
+
+
 @pytest.mark.parametrize('step, rule', [(0.5, 'learning_rate_high'), (3e-7, 'learning_rate_low'), (1e-3, None)])
 def test_learning_rate_band(step, rule):
     found = R.findings(keras_metrics(step_update={'dense': step, 'dense_1': step}), fixes='keras')

@@ -2,6 +2,7 @@
 the committed subset, 5 epochs), and is not recommended for one that learns; the numbers are the same for any jobs
 and on a Dask cluster; Ctrl-C keeps the finished runs and resume= continues them. Keras: test_trial_keras.py."""
 import concurrent.futures
+import functools
 import json
 import multiprocessing
 import os
@@ -19,7 +20,7 @@ torch = pytest.importorskip('torch')
 from torch import nn  # noqa: E402
 
 from aehealth.contracts import UsageError  # noqa: E402
-from aehealth.torch import trial  # noqa: E402
+from aehealth.torch import preflight, trial  # noqa: E402
 from aehealth.trial import CHANGES  # noqa: E402
 
 with np.load(SUBSET) as f:
@@ -136,6 +137,22 @@ def test_binary_cross_entropy_unsticks_a_sigmoid_output_that_mse_learns_slowly(p
     # plateau; BCE on the logits has no such factor (measured: 0.99x against 0.85x the mean target's loss)
     report = trial(build=plain, x=X, loss_fn=nn.MSELoss(), optimizer=sgd(3.0), epochs=8, changes=['bce'],
                    executor=pool, verbose=False)
+    assert report.recommended == 'bce', report.table()
+
+
+def log_loss(out, targets):
+    """A cross-entropy written by hand, -mean(x * log(decoded)), on a linear output that can be 0 or negative."""
+    return -(targets * torch.log(out)).mean()
+
+
+def test_a_loss_not_defined_at_the_models_outputs_is_named_and_binary_cross_entropy_unsticks_it(pool):
+    linear = functools.partial(autoencoder, output=None)
+    found = [f['rule'] for f in preflight(linear(), X[:200], loss_fn=log_loss, verbose=False)]
+    assert 'loss_undefined' in found and 'nonfinite' in found
+    assert 'loss_undefined' not in [f['rule'] for f in preflight(linear(), X[:200], loss_fn=nn.BCEWithLogitsLoss(),
+                                                                    verbose=False)]
+    report = run(pool, build=linear, x=X, loss_fn=log_loss)
+    assert not report.runs[0]['learns'] and 'bce' in [c['change'] for c in report.changes]
     assert report.recommended == 'bce', report.table()
 
 

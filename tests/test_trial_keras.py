@@ -10,7 +10,7 @@ import pytest
 
 from conftest import SUBSET
 
-from aehealth.keras import trial
+from aehealth.keras import preflight, trial
 from aehealth.trial import CHANGES
 
 with np.load(SUBSET) as f:
@@ -191,6 +191,28 @@ def test_a_model_compiled_with_a_loss_function_of_the_users_own_is_changed_not_c
     report = trial(deep_sigmoid_own_loss, X, epochs=5, changes=['relu_he', 'reinit'], executor=pool, verbose=False)
     assert not any(c['errors'] for c in report.changes), report.table()
     assert report.recommended == 'relu_he', report.table()
+
+
+def log_loss(y_true, y_pred):
+    """A cross-entropy written by hand, -mean(x * log(decoded)), on a linear output that can be 0 or negative."""
+    import keras
+    return -keras.ops.mean(y_true * keras.ops.log(y_pred))
+
+
+def linear_log_loss(loss=log_loss):
+    model = autoencoder(output=None)
+    model.compile(optimizer='adam', loss=loss)
+    return model
+
+
+def test_a_loss_not_defined_at_the_models_outputs_is_named_and_binary_cross_entropy_unsticks_it(pool):
+    import keras
+    assert {'loss_undefined', 'nonfinite'} <= {f['rule'] for f in preflight(linear_log_loss(), X[:200], verbose=False)}
+    fixed = linear_log_loss(keras.losses.BinaryCrossentropy(from_logits=True))
+    assert 'loss_undefined' not in [f['rule'] for f in preflight(fixed, X[:200], verbose=False)]
+    report = trial(linear_log_loss, X, epochs=5, executor=pool, verbose=False)
+    assert not report.runs[0]['learns'] and 'bce' in [c['change'] for c in report.changes]
+    assert report.recommended == 'bce', report.table()
 
 
 def test_a_model_that_learns_gets_no_recommendation(pool):
