@@ -64,6 +64,7 @@ class Snapshot(TypedDict, total=False):
     total_loss: float          # with extra losses (regularisers, add_loss, a VAE's KL), when they differ
     dead_outputs: Optional[float]      # a ReLU output: share of units zero for UNIT_SHARE of rows, where wanted
     output_pinned: dict        # a sigmoid or tanh output: {'low': share, 'high': share} pinned at a limit
+    output_clipped: Optional[float]  # a probability loss on another output: share of its excess in values it clips
     posterior: Posterior       # a VAE's
     weight_scale: dict         # first check: {kernel key: [std, fan-in, fan-out]}
     step_update: dict          # {kernel key: change made by one training step / size before it}

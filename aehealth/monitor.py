@@ -167,6 +167,8 @@ class Check:
         pinned = stats.output_pinned(out, dense, act)
         if pinned:
             snap['output_pinned'] = pinned
+        if rules.clips(net.get('loss'), rules.net_act(net, net['output']) or act):
+            snap['output_clipped'] = stats.clipped_share(out, dense)
         if self.latent[0]:
             snap['posterior'] = stats.posterior(np.concatenate(self.latent[0]), np.concatenate(self.latent[1]))
         return snap

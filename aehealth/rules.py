@@ -42,6 +42,10 @@ RANGES = {'sigmoid': (0.0, 1.0), 'softmax': (0.0, 1.0), 'tanh': (-1.0, 1.0), 're
 BOUNDED = ('sigmoid', 'tanh', 'hard_sigmoid')  # outputs that can be pinned at a limit, for the saturated-output rule
 SQUARED = ('mse', 'mean_squared', 'squared', 'mae', 'mean_absolute', 'l1', 'l2', 'huber')  # losses that give a
 # pinned sigmoid almost no gradient (cross-entropy on the sigmoid's own logit does not; an unknown loss is not judged)
+# Losses that take probabilities (unless on logits): Keras clips what it is given, PyTorch refuses values outside [0, 1]
+PROBABILITY_LOSSES = ('binary_crossentropy', 'binary_focal_crossentropy', 'binary_cross_entropy', 'bceloss')
+PROBABILITIES = ('sigmoid', 'softmax', 'hard_sigmoid', 'logits')  # outputs such a loss takes as they are
+CLIP = 1e-7               # Keras' epsilon: such a loss clips its input to [1e-7, 1 - 1e-7], with no gradient outside
 
 # "blocker": the set-up cannot fit the data, whatever training does; "outcome": the run is stuck; "cause": why;
 # "note": something the monitor could not judge. After training, when a blocker or an outcome fires every finding
@@ -299,6 +303,13 @@ def _e(x):
 
 def _shape(shape):
     return '(' + ', '.join(str(n) for n in shape) + (',)' if len(shape) == 1 else ')')
+
+
+def clips(loss_name, activation):
+    """Whether a loss of this name takes probabilities and clips an output of this activation (not one, nor logits)."""
+    loss = str(loss_name or '').lower()
+    return (activation is not None and activation not in PROBABILITIES and 'logit' not in loss
+            and any(word in loss for word in PROBABILITY_LOSSES))
 
 
 def _output_layer(ctx):
@@ -666,6 +677,24 @@ def saturated_output(ctx):
     return (f'saturated output: {share:.0%} of the output values whose target is {PINNED_DISTANCE:.0%} of the range '
             f'away from {limit:g} sit within {SATURATION_MARGIN:g} of it ("all {colour}"), where the {act} gives '
             f'{ctx.loss_name or "the loss"} almost no gradient')
+
+
+@rule('output_not_probability', 'cause', 'output not a probability',
+      'binary cross-entropy over an output that is not a probability (linear, ReLU, tanh)',
+      'a loss named binary cross-entropy, not on logits, over an output whose activation is not a sigmoid or softmax; '
+      'the evidence gives the share of the loss above its minimum carried by the values it clips',
+      f'exact: such a loss clips its input to [{_e(CLIP)}, 1 - {_e(CLIP)}] (Keras) and passes no gradient to a value '
+      f'outside, so an output below 0 whose target is not 0 gets no push back (PyTorch\'s BCELoss refuses such values)',
+      {'keras': 'use a sigmoid output, or keras.losses.BinaryCrossentropy(from_logits=True) on a linear one',
+       'torch': 'use a sigmoid output, or nn.BCEWithLogitsLoss on a linear one'}, changes=('bce', 'output_sigmoid'))
+def output_not_probability(ctx):
+    act = _output_activation(ctx)
+    if not clips(ctx.loss_name, act):
+        return None
+    clipped = ctx.end.get('output_clipped') if ctx.end is not None else None
+    carried = '' if clipped is None else f'; the values it clips carry {clipped:.0%} of the loss above its minimum'
+    return (f'output not a probability: {ctx.net.get("loss")} takes probabilities, and the {act} output can leave [0, '
+            f'1]: the loss clips it (Keras to [{_e(CLIP)}, 1 - {_e(CLIP)}]), with no gradient outside' + carried)
 
 
 @rule('dead_units', 'cause', 'dead units',

@@ -8,8 +8,8 @@ import math
 
 import numpy as np
 
-from aehealth.rules import (ACTIVE_VARIANCE, BOUNDED, PINNED_DISTANCE, RANGES, SATURATION_MARGIN, TARGET_MARGIN,
-                            UNIT_SHARE)
+from aehealth.rules import (ACTIVE_VARIANCE, BOUNDED, CLIP, PINNED_DISTANCE, RANGES, SATURATION_MARGIN,
+                            TARGET_MARGIN, UNIT_SHARE)
 
 PERCENTILE_VALUES = 100000  # the 10th and 90th percentiles are read from at most this many of a layer's values
 
@@ -132,6 +132,20 @@ def output_pinned(out, targets, activation):
                                  ('high', out > hi - SATURATION_MARGIN * width, t < hi - PINNED_DISTANCE * width)):
         shares[side] = float(at_limit[away].mean()) if away.any() else None
     return shares
+
+
+def clipped_share(out, targets):
+    """The share of a probability loss above its minimum (binary cross-entropy against the targets' own) carried by the
+    output values it clips to [CLIP, 1 - CLIP] on the wrong side of their target; None when the targets leave [0, 1],
+    the shapes differ or the loss is at its minimum."""
+    out, t = _rows(out), _rows(targets)
+    if out.shape != t.shape or t.min() < 0 or t.max() > 1:
+        return None
+    p, tc = np.clip(out, CLIP, 1 - CLIP), np.clip(t, CLIP, 1 - CLIP)
+    excess = -(t * np.log(p) + (1 - t) * np.log(1 - p)) + (t * np.log(tc) + (1 - t) * np.log(1 - tc))
+    clipped = ((out <= CLIP) & (t > CLIP)) | ((out >= 1 - CLIP) & (t < 1 - CLIP))
+    total = excess.sum()
+    return float(excess[clipped].sum() / total) if total > 0 else None
 
 
 def posterior(mean, log_variance):

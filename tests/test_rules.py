@@ -264,6 +264,28 @@ def test_a_sigmoid_pinned_at_0_where_targets_are_bright_is_named_under_mse_only(
         assert ('saturated_output' in named(R.findings(m))) is fires, loss
 
 
+def test_binary_cross_entropy_over_an_output_that_is_not_a_probability_is_named_with_what_its_clipping_costs():
+    t, out = np.array([[1.0, 0.5]]), np.array([[-1.0, 0.25]])
+    # the first value is clipped to 1e-7 against a target of 1: -log(1e-7) = 16.118 above its minimum; the second, a
+    # probability, 0.1438 above the target's own entropy
+    assert S.clipped_share(out, t) == pytest.approx(16.118 / (16.118 + 0.1438), abs=1e-4)
+    assert S.clipped_share(np.array([[0.9, 0.5]]), t) == 0.0 and S.clipped_share(out, t * 2) is None
+    for loss, activation, fires in (('binary_crossentropy', 'linear', True), ('binary_crossentropy', 'relu', True),
+                                    ('binary_crossentropy', 'tanh', True), ('binary_crossentropy', 'sigmoid', False),
+                                    ('binary_crossentropy', 'logits', False), ('mse', 'linear', False),
+                                    ('BCEWithLogitsLoss', 'linear', False), ('BCELoss', 'relu', True)):
+        m = keras_metrics()
+        net = m['network']
+        m['network'] = dict(net, loss=loss, layers=[net['layers'][0], dict(net['layers'][1], activation=activation)])
+        for h in m['health']:
+            h['output_clipped'] = 0.42
+        found = R.findings(m, fixes='keras')
+        assert ('output_not_probability' in named(found)) is fires, (loss, activation)
+        if fires:  # the run learns: a warning, with the measured share
+            assert named(found, 'warning') == ['output_not_probability'] and '42% of the loss' in found[0]['evidence']
+            assert 'from_logits=True' in found[0]['fix']
+
+
 def test_posterior_collapse_needs_every_dimension_inactive_and_a_trained_model():
     rng = np.random.RandomState(11)
     mean, log_var = rng.randn(300, 4) * 0.01, np.full((300, 4), -0.01)

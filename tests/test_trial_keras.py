@@ -215,6 +215,22 @@ def test_a_loss_not_defined_at_the_models_outputs_is_named_and_binary_cross_entr
     assert report.recommended == 'bce', report.table()
 
 
+def bce_on(output):
+    model = autoencoder(output=output)
+    model.compile(optimizer='adam', loss='binary_crossentropy')  # Keras clips a linear output to [1e-7, 1 - 1e-7]
+    return model
+
+
+def test_binary_cross_entropy_over_a_linear_output_is_named_and_on_its_logits_it_learns(pool):
+    found = preflight(bce_on(None), X[:200], verbose=False)
+    assert [f['rule'] for f in found] == ['output_not_probability'], found  # a warning before training
+    assert preflight(bce_on('sigmoid'), X[:200], verbose=False) == []
+    report = trial(functools.partial(bce_on, None), X, epochs=5, executor=pool, verbose=False)
+    assert not report.runs[0]['learns'], report.table()
+    assert 'output_not_probability' in [f['rule'] for f in report.runs[0]['findings']]
+    assert report.recommended == 'bce', report.table()
+
+
 def test_a_model_that_learns_gets_no_recommendation(pool):
     report = trial(plain, X, epochs=5, executor=pool, verbose=False)
     assert report.runs[0]['learns'] and report.recommended is None
