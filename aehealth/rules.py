@@ -317,7 +317,7 @@ def _output_layer(ctx):
 
 
 def _output_activation(ctx):
-    return (_output_layer(ctx) or {}).get('activation') or ctx.data.get('output_activation')
+    return (_output_layer(ctx) or {}).get('activation') or (ctx.data or {}).get('output_activation')
 
 
 def _off_scale(label, std, fan_in, fan_out):
