@@ -254,8 +254,12 @@ class Probe:
             except Exception as e:
                 shapes = tuple(out.shape[1:]) if torch.is_tensor(out) else \
                     [tuple(v.shape[1:]) if torch.is_tensor(v) else type(v).__name__ for v in out]
+                fix = ''
+                probability_loss = rules.clips(_loss_name(self.loss_fn), 'linear')  # BCELoss refuses what is not one
+                if probability_loss and torch.is_tensor(out) and not bool(((out >= 0) & (out <= 1)).all()):
+                    fix = ': ' + rules.REGISTRY['output_not_probability'].fix_for('torch')
                 raise UsageError(f'loss_fn(model(x), targets) failed on the sample (output rows {shapes}, '
-                                 f'targets rows {tuple(t.shape[1:])}): {core.one_line(e)}') from None
+                                 f'targets rows {tuple(t.shape[1:])}): {core.one_line(e)}{fix}') from None
             if torch.is_tensor(loss) and loss.numel() != 1:
                 raise UsageError(f'loss_fn returned a tensor of shape {tuple(loss.shape)}, not one number: reduce it '
                                  f'as your loop does before backward() (for example nn.MSELoss(), whose reduction is '

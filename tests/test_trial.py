@@ -156,6 +156,17 @@ def test_a_loss_not_defined_at_the_models_outputs_is_named_and_binary_cross_entr
     assert report.recommended == 'bce', report.table()
 
 
+def test_bce_loss_on_a_linear_output_is_one_line_with_the_fix_and_the_fix_learns(pool):
+    linear = functools.partial(autoencoder, output=None)
+    with pytest.raises(UsageError) as refused:
+        preflight(linear(), X[:200], nn.BCELoss(), verbose=False)
+    message = str(refused.value)
+    assert '\n' not in message and 'between 0 and 1' in message and 'nn.BCEWithLogitsLoss on a linear one' in message
+    for build, loss_fn in ((linear, nn.BCEWithLogitsLoss()), (plain, nn.BCELoss())):  # the fix's two ways
+        report = run(pool, build=build, x=X, loss_fn=loss_fn, changes=[])
+        assert report.runs[0]['learns'] and report.runs[0]['final_ratio'] < 0.95, report.table()
+
+
 def test_adam_takes_the_place_of_an_optimizer_of_another_family(pool):
     # Adadelta at 1e-3, Keras 3's default rate carried over (PyTorch's is 1.0)
     report = run(pool, build=plain, x=X, optimizer=lambda params: torch.optim.Adadelta(params, 1e-3))
