@@ -43,7 +43,7 @@ BOUNDED = ('sigmoid', 'tanh', 'hard_sigmoid')  # outputs that can be pinned at a
 SQUARED = ('mse', 'mean_squared', 'squared', 'mae', 'mean_absolute', 'l1', 'l2', 'huber')  # losses that give a
 # pinned sigmoid almost no gradient (cross-entropy on the sigmoid's own logit does not; an unknown loss is not judged)
 # Losses that take probabilities (unless on logits): Keras clips what it is given, PyTorch refuses values outside [0, 1]
-PROBABILITY_LOSSES = ('binary_crossentropy', 'binary_focal_crossentropy', 'binary_cross_entropy', 'bceloss')
+PROBABILITY_LOSSES = ('binarycrossentropy', 'binaryfocalcrossentropy', 'bceloss')  # in names lowered, without '_'
 PROBABILITIES = ('sigmoid', 'softmax', 'hard_sigmoid', 'logits')  # outputs such a loss takes as they are
 CLIP = 1e-7               # Keras' epsilon: such a loss clips its input to [1e-7, 1 - 1e-7], with no gradient outside
 
@@ -307,9 +307,9 @@ def _shape(shape):
 
 def clips(loss_name, activation):
     """Whether a loss of this name takes probabilities and clips an output of this activation (not one, nor logits)."""
-    loss = str(loss_name or '').lower()
+    loss = str(loss_name or '').lower().replace('_', '')  # 'binary_crossentropy', 'BinaryCrossentropy', 'bce', 'BCELoss'
     return (activation is not None and activation not in PROBABILITIES and 'logit' not in loss
-            and any(word in loss for word in PROBABILITY_LOSSES))
+            and (loss == 'bce' or any(word in loss for word in PROBABILITY_LOSSES)))
 
 
 def _output_layer(ctx):

@@ -273,7 +273,8 @@ def test_binary_cross_entropy_over_an_output_that_is_not_a_probability_is_named_
     for loss, activation, fires in (('binary_crossentropy', 'linear', True), ('binary_crossentropy', 'relu', True),
                                     ('binary_crossentropy', 'tanh', True), ('binary_crossentropy', 'sigmoid', False),
                                     ('binary_crossentropy', 'logits', False), ('mse', 'linear', False),
-                                    ('BCEWithLogitsLoss', 'linear', False), ('BCELoss', 'relu', True)):
+                                    ('BCEWithLogitsLoss', 'linear', False), ('BCELoss', 'relu', True), ('bce', 'linear', True),
+                                    ('BinaryCrossentropy', 'linear', True), ('binary_cross_entropy', 'elu', True)):
         m = keras_metrics()
         net = m['network']
         m['network'] = dict(net, loss=loss, layers=[net['layers'][0], dict(net['layers'][1], activation=activation)])
