@@ -305,11 +305,15 @@ def _shape(shape):
     return '(' + ', '.join(str(n) for n in shape) + (',)' if len(shape) == 1 else ')')
 
 
+def takes_probabilities(loss_name):
+    """Whether a loss of this name takes probabilities, not logits."""
+    loss = str(loss_name or '').lower().replace('_', '')  # 'binary_crossentropy', 'BinaryCrossentropy', 'bce', 'BCELoss'
+    return 'logit' not in loss and (loss == 'bce' or any(word in loss for word in PROBABILITY_LOSSES))
+
+
 def clips(loss_name, activation):
     """Whether a loss of this name takes probabilities and clips an output of this activation (not one, nor logits)."""
-    loss = str(loss_name or '').lower().replace('_', '')  # 'binary_crossentropy', 'BinaryCrossentropy', 'bce', 'BCELoss'
-    return (activation is not None and activation not in PROBABILITIES and 'logit' not in loss
-            and (loss == 'bce' or any(word in loss for word in PROBABILITY_LOSSES)))
+    return activation is not None and activation not in PROBABILITIES and takes_probabilities(loss_name)
 
 
 def _output_layer(ctx):
@@ -362,11 +366,12 @@ def nonfinite(ctx):
                 'within the loss\'s domain (a sigmoid before a log)'}, changes=('bce', 'output_sigmoid'))
 def loss_undefined(ctx):
     data = ctx.data or {}
-    finite_data = all(isinstance(data.get(k), (int, float)) and math.isfinite(data[k])
-                      for k in ('input_rms', 'target_min', 'target_max'))
+    if not all(isinstance(data.get(k), (int, float)) and math.isfinite(data[k])
+               for k in ('input_rms', 'target_min', 'target_max')):
+        return None  # NaN in the inputs or targets is the data's fault, not the loss's
     for snap in ctx.health:
         loss, out = snap.get('loss'), snap.get('layers', {}).get(ctx.net['output'], {}).get('rms')
-        if finite_data and loss is not None and not math.isfinite(loss) and out is not None and math.isfinite(out):
+        if loss is not None and not math.isfinite(loss) and out is not None and math.isfinite(out):
             when = 'on the untrained model' if snap.get('epoch') == 0 else (
                 'on the trained model' if snap.get('epoch') is None else f'after epoch {snap["epoch"]}')
             return (f'loss undefined: the loss is {loss} {when} while its outputs (root mean square {out:.2g}), the '

@@ -254,9 +254,9 @@ class Probe:
             except Exception as e:
                 shapes = tuple(out.shape[1:]) if torch.is_tensor(out) else \
                     [tuple(v.shape[1:]) if torch.is_tensor(v) else type(v).__name__ for v in out]
-                fix = ''
-                probability_loss = rules.clips(_loss_name(self.loss_fn), 'linear')  # BCELoss refuses what is not one
-                if probability_loss and torch.is_tensor(out) and not bool(((out >= 0) & (out <= 1)).all()):
+                fix = ''  # BCELoss refuses an output that is not a probability: say how to make it one
+                if rules.takes_probabilities(_loss_name(self.loss_fn)) and torch.is_tensor(out) \
+                        and not bool(((out >= 0) & (out <= 1)).all()):
                     fix = ': ' + rules.REGISTRY['output_not_probability'].fix_for('torch')
                 raise UsageError(f'loss_fn(model(x), targets) failed on the sample (output rows {shapes}, '
                                  f'targets rows {tuple(t.shape[1:])}): {core.one_line(e)}{fix}') from None

@@ -16,6 +16,7 @@ import os
 import pickle
 import sys
 import time
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -358,7 +359,7 @@ def run(runner, common, changes, variants, seeds, jobs=1, executor=None, out=Non
                       f'{"s" if len(pairs) > 1 else ""} of them', flush=True)
             labels += pairs
             _phase(pool, runner, common, variants, pairs, seeds, done, verbose, started, out, labels, settings)
-    except (KeyboardInterrupt, concurrent.futures.process.BrokenProcessPool) as stopped:
+    except (KeyboardInterrupt, BrokenProcessPool) as stopped:
         if out is not None:
             _write(out, TrialReport(list(done.values()), labels, seeds, settings), interrupted=True)
         if verbose:
