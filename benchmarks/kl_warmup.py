@@ -1,12 +1,14 @@
 """Is there a VAE that the trial's KL warm-up unsticks? An MLP VAE (784-256-(8)-256-784, summed squared error plus
 `kl_weight` times the KL term) on the committed MNIST subset, tried as it is, with `kl_warmup` and with `kl_div10`,
 for each KL weight given; `--autoregressive`: its decoder also sees the pixels before each pixel (a MADE, the strong
-decoder the warm-up is known to help), on binarised pixels under binary cross-entropy. docs/aehealth.md ("Prove the
-fix: trial") reports what this printed.
+decoder the warm-up is known to help), on binarised pixels under binary cross-entropy; `--rows`: a decoder that draws
+the image row by row (a GRU given the code and the rows above), as a sentence VAE draws words. docs/aehealth.md
+("Prove the fix: trial") reports what this printed.
 
     python benchmarks/kl_warmup.py --epochs 5 2 5 10 20
     python benchmarks/kl_warmup.py --epochs 20 1 3 4 4.5 5 6
     python benchmarks/kl_warmup.py --epochs 10 --autoregressive 1 3
+    python benchmarks/kl_warmup.py --epochs 20 --rows 1 5 20
 """
 import argparse
 import sys
@@ -67,6 +69,24 @@ class AutoregressiveVAE(VAE):
         return torch.sigmoid(self.decoder(z) + self.pixels(x)), mu, logvar
 
 
+class RowVAE(VAE):
+    """The VAE whose decoder is a GRU over the image's rows, each row drawn from the code and the rows above it."""
+
+    def __init__(self, latent=8, hidden=512):
+        super().__init__(latent)
+        self.decoder = nn.GRU(28 + latent, hidden, batch_first=True)
+        self.pixels = nn.Linear(hidden, 28)
+
+    def forward(self, x):
+        h = self.encoder(x)
+        mu, logvar = self.mean(h), self.log_variance(h)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        image = x.view(-1, 28, 28)
+        above = torch.cat([torch.zeros_like(image[:, :1]), image[:, :-1]], 1)  # row i sees rows 0 to i - 1
+        rows, _ = self.decoder(torch.cat([above, z[:, None].expand(-1, 28, -1)], 2))
+        return torch.sigmoid(self.pixels(rows)).reshape(-1, 784), mu, logvar
+
+
 class VAELoss(nn.Module):
     def __init__(self, kl_weight, reconstruction='mse'):
         super().__init__()
@@ -84,11 +104,13 @@ def main():
     p.add_argument('weights', type=float, nargs='+', help='KL weights to try')
     p.add_argument('--epochs', type=int, default=20)
     p.add_argument('--autoregressive', action='store_true', help='a decoder that also sees the pixels before each one')
+    p.add_argument('--rows', action='store_true', help='a GRU decoder that draws each row from the code and the rows '
+                                                       'above')
     args = p.parse_args()
     with np.load(ROOT / 'tests' / 'data' / 'mnist_subset.npz') as f:
         x = f['x_train'].reshape(-1, 784).astype('float32') / 255
-    build, loss = (AutoregressiveVAE, 'bce') if args.autoregressive else (VAE, 'mse')
-    if args.autoregressive:
+    build, loss = (AutoregressiveVAE, 'bce') if args.autoregressive else (RowVAE, 'bce') if args.rows else (VAE, 'mse')
+    if args.autoregressive or args.rows:
         x = (x > 0.5).astype('float32')
     for weight in args.weights:
         report = trial(build, x, VAELoss(weight, loss), epochs=args.epochs, changes=['kl_warmup', 'kl_div10'], jobs=2,
