@@ -75,6 +75,19 @@ class Baselines(TypedDict, total=False):
     mean_input: float          # predicting the mean target for every row
     floor: float               # the targets against themselves: the loss's minimum on these targets
     name: str                  # what the mean target is called in findings (default 'the mean input')
+    around: 'LossAround'       # the loss near the targets, for what kind of error it is (rules.error_kind)
+
+
+class LossAround(TypedDict):
+    """The loss on one chunk of the sample at the targets, at the targets moved by `step` and by twice it, and at the
+    mean target; with the targets' mean squared and mean absolute distance from that mean."""
+    step: float
+    at: float
+    plus: float
+    plus2: float
+    mean: float
+    spread_squared: float
+    spread_absolute: float
 
 
 class DataStats(TypedDict, total=False):

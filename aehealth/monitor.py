@@ -294,6 +294,13 @@ class Session:
             except Exception as e:  # a loss that cannot take the mean target: the plateau is not judged
                 self.record.failed('the mean-target baseline', e)
                 base = None
+            if base is not None:
+                try:
+                    around = loss_around(p.loss_of(self.targets), self.dense, p.to_output, p.chunk)
+                except Exception:  # a loss that refuses values past the targets (BCELoss beyond 1): not a squared error
+                    around = None
+                if around is not None:
+                    base['around'] = around
             self.fixed = data, base
         return self.record.metrics(p.net, *self.fixed, epochs_done, nonfinite, end_measured)
 
@@ -510,6 +517,23 @@ def baselines(loss_of, dense, to_output=None, chunk=1000):
     if not all(math.isfinite(v) for v in base.values()):
         return None
     return base
+
+
+def loss_around(loss_of, dense, to_output=None, chunk=1000):
+    """The loss near the targets, on the sample's first chunk (aehealth.contracts.LossAround), for rules.error_kind;
+    None for targets that do not vary or a loss that is not finite there."""
+    to_output = to_output or (lambda t: t)
+    t = np.asarray(dense[:chunk], np.float64)
+    span = float(t.max() - t.min()) if t.size else 0.0
+    if not span > 0:
+        return None
+    rows, step, mean = slice(0, len(t)), rules.AROUND_STEP * span, t.mean(0, keepdims=True)
+    at = {k: float(loss_of(rows, to_output(np.ascontiguousarray(p, np.float32))))
+          for k, p in (('at', t), ('plus', t + step), ('plus2', t + 2 * step), ('mean', np.broadcast_to(mean, t.shape)))}
+    if not all(math.isfinite(v) for v in at.values()):
+        return None
+    return {'step': step, **at, 'spread_squared': float(((t - mean) ** 2).mean()),
+            'spread_absolute': float(np.abs(t - mean).mean())}
 
 
 def logit(p):

@@ -41,7 +41,10 @@ RANGES = {'sigmoid': (0.0, 1.0), 'softmax': (0.0, 1.0), 'tanh': (-1.0, 1.0), 're
           'relu6': (0.0, 6.0)}
 BOUNDED = ('sigmoid', 'tanh', 'hard_sigmoid')  # outputs that can be pinned at a limit, for the saturated-output rule
 SQUARED = ('mse', 'mean_squared', 'squared', 'mae', 'mean_absolute', 'l1', 'l2', 'huber')  # losses that give a
-# pinned sigmoid almost no gradient (cross-entropy on the sigmoid's own logit does not; an unknown loss is not judged)
+# pinned sigmoid almost no gradient (cross-entropy on the sigmoid's own logit does not); a loss named otherwise is one
+# of them if its values near the targets are a squared or absolute error's (error_kind)
+AROUND_STEP = 0.05        # the targets moved by 5% of their range: inside any output's range, past none but its edges
+AROUND_TOLERANCE = 0.02   # squared errors in float32 miss by under 1e-6; a cross-entropy, locally quadratic too, by 10%
 # Losses that take probabilities (unless on logits): Keras clips what it is given, PyTorch refuses values outside [0, 1]
 PROBABILITY_LOSSES = ('binarycrossentropy', 'binaryfocalcrossentropy', 'bceloss')  # in names lowered, without '_'
 PROBABILITIES = ('sigmoid', 'softmax', 'hard_sigmoid', 'logits')  # outputs such a loss takes as they are
@@ -303,6 +306,21 @@ def _e(x):
 
 def _shape(shape):
     return '(' + ', '.join(str(n) for n in shape) + (',)' if len(shape) == 1 else ')')
+
+
+def error_kind(around):
+    """'squared' or 'absolute' when the loss near the targets (aehealth.contracts.LossAround) rises as a mean or sum of
+    squared (or absolute) differences does, at the targets moved by one step, by two, and at the mean target, to
+    AROUND_TOLERANCE; else None."""
+    rise = around['plus'] - around['at'] if around else 0.0
+    if not rise > 0:
+        return None
+    for kind, power, spread in (('squared', 2, around['spread_squared']), ('absolute', 1, around['spread_absolute'])):
+        per_unit = rise / around['step'] ** power
+        expected = {'plus2': per_unit * (2 * around['step']) ** power, 'mean': per_unit * spread}
+        if all(math.isclose(around[k] - around['at'], v, rel_tol=AROUND_TOLERANCE) for k, v in expected.items()):
+            return kind
+    return None
 
 
 def takes_probabilities(loss_name):
@@ -665,13 +683,17 @@ def saturated_units(ctx):
       f'the range (`PINNED_DISTANCE`) away from a sigmoid\'s or tanh\'s limit sit within {SATURATION_MARGIN:g} of that '
       f'limit',
       'there the sigmoid\'s derivative is under 4% of its peak and a squared error passes it on; cross-entropy on the '
-      'sigmoid\'s own logit does not (so it is not judged under it, nor under a loss it cannot name)',
+      'sigmoid\'s own logit does not (so it is not judged under it); a loss of another name counts when its values '
+      'at the targets moved by 5% and 10% of their range and at the mean target are a squared or absolute error\'s '
+      '(`AROUND_STEP`, to 2%: `AROUND_TOLERANCE`)',
       {'keras': 'use binary cross-entropy (for targets in [0,1]), a 10x lower learning rate, or a linear output',
        'torch': 'use nn.BCEWithLogitsLoss on the logits (targets in [0,1]), a 10x lower learning rate, or no output '
                 'activation'}, changes=('bce', 'lr_div10', 'output_linear'))
 def saturated_output(ctx):
     pinned = ctx.end.get('output_pinned') if ctx.end is not None else None
-    if not pinned or not any(word in ctx.loss_name for word in SQUARED):
+    named = any(word in ctx.loss_name for word in SQUARED)
+    kind = None if named else error_kind((ctx.m.get('baselines') or {}).get('around'))
+    if not pinned or not (named or kind):
         return None
     side, share = max(pinned.items(), key=lambda kv: kv[1] if kv[1] is not None else -1)
     if share is None or share < PINNED_SHARE:
@@ -681,7 +703,8 @@ def saturated_output(ctx):
     limit, colour = (lo, 'black') if side == 'low' else (hi, 'white')
     return (f'saturated output: {share:.0%} of the output values whose target is {PINNED_DISTANCE:.0%} of the range '
             f'away from {limit:g} sit within {SATURATION_MARGIN:g} of it ("all {colour}"), where the {act} gives '
-            f'{ctx.loss_name or "the loss"} almost no gradient')
+            f'{ctx.loss_name or "the loss"}' + (f' (a {kind} error, by its values near the targets)' if kind else '')
+            + ' almost no gradient')
 
 
 @rule('output_not_probability', 'cause', 'output not a probability',

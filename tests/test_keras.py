@@ -128,7 +128,10 @@ def got():
     model = seeded(lambda: conv(L.Identity()))
     model.compile(optimizer='adam', loss='mse')
     out['no_rescaling_preflight'] = rules(preflight(model, IMG[:300] * 255, targets=IMG[:300], verbose=False))
-    for name, loss in (('all_black', 'mse'), ('all_black_fixed', 'binary_crossentropy')):  # all black under MSE
+    def reconstruction_loss(y, p):  # a squared error as users write it, under a name of their own
+        return keras.ops.mean(keras.ops.square(y - p))
+    for name, loss in (('all_black', 'mse'), ('all_black_fixed', 'binary_crossentropy'),  # all black under MSE
+                       ('all_black_own_loss', reconstruction_loss)):
         model = seeded(kerasio_conv)
         model.compile(optimizer='adam', loss=loss)
         out[name] = run(model, np.concatenate([IMG] * 5), np.concatenate([IMG] * 5), 2, 128)
@@ -157,6 +160,9 @@ def test_an_all_black_output_under_mse_is_named_and_cross_entropy_fixes_it(got):
     assert 'saturated_output' in black['failures'] and 'one_output' in black['failures']
     assert '"all black"' in black['evidence']['saturated_output']
     assert fixed['failures'] == [] and fixed['end']['output_diversity'] > 0.3
+    own = got['all_black_own_loss']  # the same numbers under a loss of the user's own name: known by its values
+    assert own['failures'] == black['failures'] and 'reconstruction_loss (a squared error, by its values near the ' \
+        'targets)' in own['evidence']['saturated_output']
 
 
 def preflight_of(model, x, loss='binary_crossentropy', **kw):

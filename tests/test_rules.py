@@ -264,6 +264,55 @@ def test_a_sigmoid_pinned_at_0_where_targets_are_bright_is_named_under_mse_only(
         assert ('saturated_output' in named(R.findings(m))) is fires, loss
 
 
+def _bce(p, t, clip=None):
+    p = p if clip is None else np.clip(p, clip, 1 - clip)
+    with np.errstate(invalid='ignore', divide='ignore'):
+        return -(t * np.log(p) + (1 - t) * np.log(1 - p)).mean()
+
+
+IMAGES = np.clip(np.random.RandomState(3).normal(0.3, 0.4, (200, 64)), 0, 1)  # black and white pixels, and between
+INTERIOR = np.random.RandomState(4).uniform(0.2, 0.8, (200, 64))
+OWN_LOSSES = {  # a loss as users write it, the targets, the kind of error it is
+    'mean squared': (lambda p, t: ((p - t) ** 2).mean(), IMAGES, 'squared'),
+    'summed over pixels, averaged over rows': (lambda p, t: ((p - t) ** 2).sum(1).mean(), IMAGES, 'squared'),
+    'half a squared error plus a constant penalty': (lambda p, t: 0.5 * ((p - t) ** 2).sum() + 3.0, IMAGES, 'squared'),
+    'squared, on targets in [0, 255]': (lambda p, t: ((p - t) ** 2).mean(), IMAGES * 255, 'squared'),
+    'huber inside its quadratic part': (lambda p, t: np.where(abs(p - t) < 1, 0.5 * (p - t) ** 2, abs(p - t) - 0.5)
+                                        .mean(), IMAGES, 'squared'),
+    'mean absolute': (lambda p, t: np.abs(p - t).mean(), IMAGES, 'absolute'),
+    'cross-entropy on probabilities': (_bce, IMAGES, None),  # past 0 and 1: not finite
+    'cross-entropy, clipped as Keras does': (lambda p, t: _bce(p, t, 1e-7), IMAGES, None),
+    'cross-entropy, targets inside (0, 1)': (_bce, INTERIOR, None),  # locally quadratic too, but not at the mean
+    'the output\'s energy, not an error': (lambda p, t: (p ** 2).mean(), IMAGES, None),
+}
+
+
+@pytest.mark.parametrize('name', OWN_LOSSES)
+def test_a_loss_of_another_name_is_a_squared_or_absolute_error_by_its_values_near_the_targets(name):
+    from aehealth.monitor import loss_around
+    loss, t, kind = OWN_LOSSES[name]
+    around = loss_around(lambda rows, p: loss(p.astype(np.float64), t[rows]), t.astype(np.float32))
+    assert R.error_kind(around) == kind, around
+
+
+def test_a_pinned_output_under_a_squared_error_of_another_name_is_named_and_says_how_it_was_known():
+    from aehealth.monitor import loss_around
+    t = np.zeros((100, 50))
+    t[:, :10] = np.random.RandomState(5).uniform(0.5, 1, (100, 10))  # bright pixels, each row its own
+    m = keras_metrics(output_diversity=0.05, dead_outputs=None)
+    m['network'] = dict(m['network'], loss='reconstruction_loss')
+    for h in m['health']:
+        h['output_pinned'] = S.output_pinned(np.full_like(t, 0.001), t, 'sigmoid')
+    assert 'saturated_output' not in named(R.findings(m))  # no values to know it by
+    for loss, fires in ((lambda rows, p: ((p - t[rows]) ** 2).sum(1).mean(), True),
+                        (lambda rows, p: _bce(np.clip(p, 1e-7, 1 - 1e-7), t[rows]), False)):
+        m['baselines'] = dict(m['baselines'], around=loss_around(loss, t))
+        found = {f['rule']: f['evidence'] for f in R.findings(m)}
+        assert ('saturated_output' in found) is fires
+        assert not fires or 'reconstruction_loss (a squared error, by its values near the targets) almost no ' \
+                            'gradient' in found['saturated_output']
+
+
 def test_binary_cross_entropy_over_an_output_that_is_not_a_probability_is_named_with_what_its_clipping_costs():
     t, out = np.array([[1.0, 0.5]]), np.array([[-1.0, 0.25]])
     # the first value is clipped to 1e-7 against a target of 1: -log(1e-7) = 16.118 above its minimum; the second, a

@@ -401,3 +401,25 @@ def test_the_probe_finds_what_forward_uses_of_a_module_called_twice():
     probe = Probe(Shared(), X[:50], X[:50], nn.MSELoss())
     assert [layer['key'] for layer in probe.net['layers']] == ['fc+relu', 'fc#2+sigmoid']
     assert list(probe.kernels) == ['fc']  # one weight matrix, measured once
+
+
+def test_a_squared_error_of_the_users_own_name_is_known_by_its_values_with_a_vaes_kl_term_left_out():
+    from aehealth import rules
+
+    def loss_function(out, x):  # pytorch/examples' VAE loss with a squared error in place of its cross-entropy
+        recon_x, mu, logvar = out
+        return F.mse_loss(recon_x, x, reduction='sum') - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+    torch.manual_seed(0)
+    for loss_fn, kind in ((loss_function, 'squared'), (vae_loss(), None)):
+        around = postmortem(VAE(), X[:300], loss_fn, verbose=False)['baselines'].get('around')
+        assert rules.error_kind(around) == kind, around
+
+    def reconstruction(out, x):  # summed over pixels, averaged over rows
+        return ((out - x) ** 2).sum(1).mean()
+    black = Dense()
+    with torch.no_grad():
+        black.fc2.bias.fill_(-12.0)  # every output starts at 6e-6: all black, the sigmoid's derivative as small
+    found = {f['rule']: f['evidence'] for f in preflight(black, X[:300], reconstruction, verbose=False)}
+    assert 'reconstruction (a squared error, by its values near the targets)' in found['saturated_output']
+    assert 'saturated_output' not in named(preflight(black, X[:300], lambda out, x: F.binary_cross_entropy(
+        out, x, reduction='sum') / len(x), verbose=False))  # a cross-entropy of another name is not one
