@@ -54,7 +54,8 @@ def feeding(batch_sizes, epochs_done, label_counts):
 FLAG_FIXES = {'nonfinite': 'a 10x smaller --lr', 'one_output': '--activation relu, or --batching fixed for 501 epochs',
               'plateau': '--activation relu, or --batching fixed for 501 epochs', 'empty_batches': '--batching fixed',
               'one_digit': '--shuffle', 'vanishing_gradient': '--activation relu', 'saturated_units': '--activation relu',
-              'learning_rate_high': 'a 10x smaller --lr', 'learning_rate_low': 'a 10x larger --lr'}
+              'learning_rate_high': 'a 10x smaller --lr', 'learning_rate_low': 'a 10x larger --lr',
+              'signal_fades': '--activation relu'}
 
 # The question's layers, as autoencoder.py has always named them, for runs written before networks were described.
 QUESTION_LAYERS = {'y2': 'conv1', 'y4': 'conv2', 'y6': 'fc1', 'encode': 'code', 'u1': 'decoder fc1',

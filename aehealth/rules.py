@@ -31,6 +31,8 @@ ACTIVE_VARIANCE = 0.01    # a latent dimension is active when its posterior mean
 PINNED_SHARE = 0.5        # saturated output: half the values whose target is away from a limit sit at that limit
 PINNED_DISTANCE = 0.25    # ...a target "away from a limit" by a quarter of the output's range
 INIT_FACTOR = 4.0         # an initial weight scale over 4x the larger of Glorot's and He's, or under 1/4 of the smaller
+FADED_SPREAD = 1e-3       # untrained, the last hidden layer spreads under 0.1% of its scale: healthy ones 3.4e-2 at least
+FADE_DEPTH = 4            # over at least 4 hidden layers: a fade, not one layer that loses the input
 LR_DECAYED = 1e-3         # a learning rate brought to under 1/1000 of where it started: near 0 for any optimizer
 MIN_ROWS = 8              # spreads from fewer rows are off by over 27% (1/sqrt(2(n-1))): a sample needs at least 8
 FEW_ROWS = 100            # under 100 rows "99% of the sample" means every row: said in a note
@@ -781,6 +783,32 @@ def init_scale(ctx):
     if off:
         return (f'initial weights off scale: {", ".join(off[:3])}' + (f' and {len(off) - 3} more' if len(off) > 3 else '')
                 + ': the signal grows or shrinks by about that factor at each such layer')
+
+
+@rule('signal_fades', 'cause', 'input fades with depth',
+      f'untrained, the input\'s spread fades over {FADE_DEPTH}+ hidden layers to under {FADED_SPREAD:g} of the scale',
+      f'before training, the last hidden layer spreads under {FADED_SPREAD:g} of its scale across inputs '
+      f'(`FADED_SPREAD`) and the first over {COLLAPSE_RATIO:.0%}, with at least {FADE_DEPTH} hidden layers (`FADE_DEPTH`) '
+      f'and no weight matrix off scale',
+      'at a weight scale under He\'s (PyTorch\'s default is 0.41x) each ReLU-like layer passes on a fraction of the '
+      'spread while the biases do not shrink, so every input ends as the biases\' one picture; healthy networks end '
+      'at 0.034 or more (see below)',
+      {'keras': 'initialise at He\'s scale: kernel_initializer=\'he_normal\' and zero biases, with relu in the hidden '
+                'layers',
+       'torch': 'initialise at He\'s scale: torch.nn.init.kaiming_normal_(m.weight, nonlinearity=\'relu\') and '
+                'zeros_(m.bias) for every Linear and Conv, with ReLU in the hidden layers'},
+      changes=('he_init', 'relu_he'))
+def signal_fades(ctx):
+    if ctx.end is None or ctx.first.get('epoch') != 0 or 'init_scale' in ctx.found:
+        return None  # weights off scale are that rule's cause
+    hidden = [(layer['label'], collapse_ratio(ctx.first['layers'][layer['key']]['spread'],
+                                              ctx.first['layers'][layer['key']]['rms']))
+              for layer in ctx.net['layers'] if layer['key'] != ctx.net['output']
+              and 'rms' in ctx.first['layers'].get(layer['key'], {})]
+    if len(hidden) >= FADE_DEPTH and hidden[0][1] > COLLAPSE_RATIO and hidden[-1][1] < FADED_SPREAD:
+        return (f'input fades with depth: before training, the spread across inputs falls from {hidden[0][1]:.2g} of '
+                f'its scale at {hidden[0][0]} to {hidden[-1][1]:.2g} at {hidden[-1][0]}, over {len(hidden)} hidden '
+                f'layers: what reaches the output is the same for every input')
 
 
 def _factor(ratio):

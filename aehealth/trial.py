@@ -54,6 +54,7 @@ CHANGES = {c.name: c for c in (
     Change('output_sigmoid', 'model', 'a sigmoid output'),
     Change('output_tanh', 'model', 'a tanh output'),
     Change('reinit', 'model', 'the weights re-initialised with the framework\'s defaults'),
+    Change('he_init', 'model', 'the weights initialised at He\'s scale, the biases at 0'),
     Change('reshape_output', 'model', 'the output reshaped to the targets\' shape'),
 )}
 

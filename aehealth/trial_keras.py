@@ -124,6 +124,18 @@ def model_change(name, model, x, y):
         model.compile(optimizer=_fresh_optimizer(model),
                       loss=keras.losses.BinaryCrossentropy(from_logits=act == 'linear'))
         return model
+    if name == 'he_init':
+        def edit(layer, config):
+            for key, wanted in (('kernel_initializer', ('he_normal', 'HeNormal')), ('bias_initializer',
+                                                                                  ('zeros', 'Zeros'))):
+                given = config.get(key, wanted[0])  # a name, or a serialised initialiser
+                if (given if isinstance(given, str) else given.get('class_name')) not in wanted:
+                    config[key] = wanted[0]
+            return config
+        model, changed = _clone(model, edit)
+        if not changed:
+            raise NotApplicable('every kernel is drawn at He\'s scale already, or no layer has one')
+        return model
     if name == 'reinit':
         def edit(layer, config):
             if 'kernel_initializer' in config:

@@ -20,6 +20,7 @@ SAMPLE = 1000  # rows the monitor of each run measures
 SQUASHING = (nn.Sigmoid, nn.Tanh, nn.Softmax)
 ADAMS = (torch.optim.Adam, torch.optim.AdamW, torch.optim.Adamax, torch.optim.NAdam, torch.optim.RAdam)
 OUTPUTS = {'output_linear': nn.Identity, 'output_sigmoid': nn.Sigmoid, 'output_tanh': nn.Tanh}
+WEIGHTED = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
 
 
 class Then(nn.Module):
@@ -79,6 +80,18 @@ def _output(model, x, y, loss_fn):
     return act, module, tap.where == 'recon' and act not in (None, 'linear'), probe
 
 
+def _he(model):
+    """Every Linear and Conv weight drawn at He's scale, every bias 0; whether there was one."""
+    found = False
+    for m in model.modules():
+        if isinstance(m, WEIGHTED):
+            nn.init.kaiming_normal_(m.weight, nonlinearity='relu')
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+            found = True
+    return found
+
+
 def model_change(name, model, loss_fn, x, y):
     """(model, loss_fn) with a model or loss change made, or NotApplicable with why."""
     act, out_module, in_forward, probe = _output(model, x, y, loss_fn)
@@ -94,11 +107,11 @@ def model_change(name, model, loss_fn, x, y):
         for m in hidden:
             _replace(model, m, nn.ReLU() if name == 'relu_he' else nn.LeakyReLU(0.01))
         if name == 'relu_he':
-            for m in model.modules():
-                if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d)):
-                    nn.init.kaiming_normal_(m.weight, nonlinearity='relu')
-                    if m.bias is not None:
-                        nn.init.zeros_(m.bias)
+            _he(model)
+        return model, loss_fn
+    if name == 'he_init':
+        if not _he(model):
+            raise NotApplicable('the model has no Linear or Conv module to initialise')
         return model, loss_fn
     if name in OUTPUTS:
         wanted = name.split('_')[1]

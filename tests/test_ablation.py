@@ -76,10 +76,11 @@ def test_the_question_rows_find_what_they_found_before_the_monitor_was_generalis
     assert len(before) == 14 and set(now) - set(before) == {'ReLU but a sigmoid code'}
     compared = [label for label in before if label in now]
     assert len(compared) == 4
-    for label in compared:
-        assert now[label] == before[label], label
+    for label in compared:  # a rule added since (input fades with depth) names the sigmoid stack's fade as well
+        assert [f for f in now[label] if f[0] != 'signal_fades'] == before[label], label
+    assert ['signal_fades', 'failure'] in now['question as posted'] and ['signal_fades', 'failure'] not in now['--fix']
     rules = {rule for found in before.values() for rule, _ in found}
-    assert {rule for label in compared for rule, _ in now[label]} == rules  # every rule of the 14 rows is checked
+    assert {rule for label in compared for rule, _ in now[label]} - {'signal_fades'} == rules  # all 14 rows' rules
 
 
 def test_configurations_that_a_budget_makes_alike_still_get_folders_of_their_own():

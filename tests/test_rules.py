@@ -366,6 +366,39 @@ def test_initial_weights_far_from_glorot_and_he_are_named_before_training_only()
     assert named(R.findings(m)) == []
 
 
+def fading(ratios):
+    """A run whose hidden layers spread the given shares of their scale before training (a sigmoid output after)."""
+    keys = [f'h{k}' for k in range(len(ratios))] + ['out']
+    net = R.network([dict(key=k, label=k, activation='relu', units=32) for k in keys[:-1]]
+                    + [dict(key='out', label='out', activation='sigmoid', units=784)], output='out', code=keys[0],
+                    loss='mse', kernels={k: k for k in keys})
+    m = keras_metrics(network=net)
+    first = {k: {'mean': 1.0, 'std': 1.0, 'spread': r, 'rms': 1.0} for k, r in zip(keys, ratios)}
+    m['health'] = [dict(h, layers=dict(first if h['epoch'] == 0 else {k: dict(v, spread=0.5) for k, v in first.items()},
+                                       out={'spread': 0.2, 'rms': 0.3}))
+                   for h in m['health']]
+    return m
+
+
+def test_an_input_that_fades_over_many_layers_before_training_is_named_and_not_one_lost_at_few():
+    # the fade is read in the layers' order; spread / scale here is spread / rms (aehealth.rules.collapse_ratio)
+    assert R.collapse_ratio(1e-4, 1.0) == pytest.approx(1e-4)
+    fired = named(R.findings(fading([0.3, 0.05, 0.01, 1e-3, 1e-4])))
+    assert 'signal_fades' in fired
+    evidence = next(f['evidence'] for f in R.findings(fading([0.3, 0.05, 0.01, 1e-3, 1e-4])) if f['rule'] == 'signal_fades')
+    assert 'from 0.3 of its scale at h0 to 0.0001 at h4, over 5 hidden layers' in evidence
+    for ratios in ([0.3, 0.01, 1e-4],              # three layers: one that loses the input, not a fade
+                   [0.3, 0.1, 0.05, 0.034],        # the least a healthy network ends with (benchmarks/healthy.py)
+                   [0.01, 1e-3, 1e-4, 1e-5]):      # lost at the first layer already: the input, not the depth
+        assert 'signal_fades' not in named(R.findings(fading(ratios))), ratios
+    m = fading([0.3, 0.05, 0.01, 1e-3, 1e-4])
+    m['health'][0]['weight_scale'] = {'h0': S.weight_scale(np.random.RandomState(1).randn(784, 128), 784, 128)}
+    assert 'init_scale' in named(R.findings(m)) and 'signal_fades' not in named(R.findings(m))  # that rule's cause
+    m = fading([0.3, 0.05, 0.01, 1e-3, 1e-4])
+    m['health'][0]['epoch'] = 3  # a model already trained when the monitor came: nothing untrained to judge
+    assert 'signal_fades' not in named(R.findings(m))
+
+
 def test_one_step_too_large_at_any_check_is_named_though_later_steps_are_small():
     m = keras_metrics(step_update={'dense': 1e-3, 'dense_1': 2e-3})
     m['health'][1]['step_update'] = {'dense': 1.7, 'dense_1': 0.2}

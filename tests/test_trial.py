@@ -198,11 +198,64 @@ def test_a_pair_can_be_named_and_a_name_that_is_not_a_change_or_a_pair_is_refuse
             run(pool, build=plain, x=X, changes=wrong)
 
 
+class Course(nn.Module):
+    """A deep convolutional autoencoder in the style of the UvA deep-learning course's (GELU, stride-2 convolutions, a
+    tanh output, PyTorch's default initialisation), here on MNIST in [-1, 1] (32x32)."""
+
+    def __init__(self, channels=16, code=64):
+        super().__init__()
+        c, act = channels, nn.GELU
+        self.encoder = nn.Sequential(
+            nn.Conv2d(1, c, 3, padding=1, stride=2), act(), nn.Conv2d(c, c, 3, padding=1), act(),
+            nn.Conv2d(c, 2 * c, 3, padding=1, stride=2), act(), nn.Conv2d(2 * c, 2 * c, 3, padding=1), act(),
+            nn.Conv2d(2 * c, 2 * c, 3, padding=1, stride=2), act(), nn.Flatten(), nn.Linear(2 * 16 * c, code))
+        self.linear = nn.Sequential(nn.Linear(code, 2 * 16 * c), act())
+        self.decoder = nn.Sequential(
+            nn.ConvTranspose2d(2 * c, 2 * c, 3, output_padding=1, padding=1, stride=2), act(),
+            nn.Conv2d(2 * c, 2 * c, 3, padding=1), act(),
+            nn.ConvTranspose2d(2 * c, c, 3, output_padding=1, padding=1, stride=2), act(),
+            nn.Conv2d(c, c, 3, padding=1), act(),
+            nn.ConvTranspose2d(c, 1, 3, output_padding=1, padding=1, stride=2), nn.Tanh())
+
+    def forward(self, x):
+        return self.decoder(self.linear(self.encoder(x)).reshape(len(x), -1, 4, 4))
+
+
+def summed_squares(x_hat, x):
+    """The course's loss: squared errors summed over each image's pixels, averaged over the batch."""
+    return ((x_hat - x) ** 2).sum(dim=[1, 2, 3]).mean()
+
+
+PADDED = np.pad(X.reshape(-1, 1, 28, 28), ((0, 0), (0, 0), (2, 2), (2, 2))) * 2 - 1
+
+
+def course_he():
+    model = Course()
+    for m in model.modules():
+        if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.kaiming_normal_(m.weight, nonlinearity='relu')  # the fix the finding prints
+            nn.init.zeros_(m.bias)
+    return model
+
+
+def test_an_input_that_fades_with_depth_is_named_before_training_and_he_initialisation_unsticks_it(pool):
+    torch.manual_seed(0)
+    found = {f['rule']: f['evidence'] for f in preflight(Course(), PADDED[:300], summed_squares, verbose=False)}
+    assert 'signal_fades' in found and 'over 11 hidden layers' in found['signal_fades'], found
+    assert 'signal_fades' not in [f['rule'] for f in preflight(course_he(), PADDED[:300], summed_squares,
+                                                                  verbose=False)]
+    report = run(pool, build=Course, x=PADDED, loss_fn=summed_squares, changes=['he_init'],
+                 variants={'the fix as printed': course_he})
+    as_it_is, changed, printed = report.runs
+    assert not as_it_is['learns'] and changed['learns'] and printed['learns'], report.table()
+    assert report.recommended == 'he_init'
+
+
 def test_a_model_that_learns_gets_no_recommendation_and_no_suggested_change(pool):
     report = run(pool, build=plain, x=X)
     assert report.runs[0]['learns'] and report.recommended is None
     assert [c['change'] for c in report.changes] == [None]  # no failure, nothing suggested
-    every = run(pool, build=plain, x=X, changes=['lr_div10', 'relu_he', 'output_linear', 'reinit'])
+    every = run(pool, build=plain, x=X, changes=['lr_div10', 'relu_he', 'output_linear', 'reinit', 'he_init'])
     assert every.recommended is None, every.table()  # it learns as it is: no change is needed
 
 

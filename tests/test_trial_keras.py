@@ -257,3 +257,19 @@ def test_the_kl_warm_up_sets_the_models_kl_weight_from_0_to_its_own_over_the_fir
     report = trial(vae, X[:256], epochs=2, changes=['kl_warmup'], executor=pool, verbose=False)
     assert [r['change'] for r in report.runs] == [None, 'kl_warmup'], report.table()
     assert not report.changes[1].get('not_applicable'), report.changes
+
+
+def test_he_initialisation_draws_every_kernel_at_hes_scale_and_every_bias_at_0():
+    import keras
+
+    from aehealth.trial import NotApplicable
+    from aehealth.trial_keras import model_change
+    keras.utils.set_random_seed(0)
+    model = model_change('he_init', autoencoder(depth=2), X[:64], X[:64])
+    for layer in model.layers:
+        kernel, bias = (np.asarray(w) for w in layer.get_weights())
+        assert kernel.std() == pytest.approx(np.sqrt(2 / kernel.shape[0]), rel=0.1), layer.name
+        assert not bias.any()
+    model.fit(X[:256], X[:256], epochs=1, verbose=0)  # compiled as it was
+    with pytest.raises(NotApplicable, match='He\'s scale already'):
+        model_change('he_init', model, X[:64], X[:64])
