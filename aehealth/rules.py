@@ -31,7 +31,7 @@ ACTIVE_VARIANCE = 0.01    # a latent dimension is active when its posterior mean
 PINNED_SHARE = 0.5        # saturated output: half the values whose target is away from a limit sit at that limit
 PINNED_DISTANCE = 0.25    # ...a target "away from a limit" by a quarter of the output's range
 INIT_FACTOR = 4.0         # an initial weight scale over 4x the larger of Glorot's and He's, or under 1/4 of the smaller
-FADED_SPREAD = 1e-3       # untrained, the last hidden layer spreads under 0.1% of its scale: healthy ones 3.4e-2 at least
+FADED_SPREAD = 1e-3       # untrained, the last hidden layer spreads under 0.1% of its scale: healthy ones 0.028 at least
 FADE_DEPTH = 4            # over at least 4 hidden layers: a fade, not one layer that loses the input
 LR_DECAYED = 1e-3         # a learning rate brought to under 1/1000 of where it started: near 0 for any optimizer
 MIN_ROWS = 8              # spreads from fewer rows are off by over 27% (1/sqrt(2(n-1))): a sample needs at least 8
@@ -792,7 +792,7 @@ def init_scale(ctx):
       f'and no weight matrix off scale',
       'at a weight scale under He\'s (PyTorch\'s default is 0.41x) each ReLU-like layer passes on a fraction of the '
       'spread while the biases do not shrink, so every input ends as the biases\' one picture; healthy networks end '
-      'at 0.034 or more (see below)',
+      'at 0.028 or more (see below)',
       {'keras': 'initialise at He\'s scale: kernel_initializer=\'he_normal\' and zero biases, with relu in the hidden '
                 'layers',
        'torch': 'initialise at He\'s scale: torch.nn.init.kaiming_normal_(m.weight, nonlinearity=\'relu\') and '
