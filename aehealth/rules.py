@@ -291,11 +291,16 @@ def _last_hidden(net, snap):
     return (shaped[-1]['label'], snap['layers'][shaped[-1]['key']]) if shaped else None
 
 
+def spreads(net, snap):
+    """[(label, spread / scale)] of every measured hidden layer, in the network's order."""
+    return [(layer['label'], collapse_ratio(snap['layers'][layer['key']]['spread'], snap['layers'][layer['key']]['rms']))
+            for layer in net['layers'] if layer['key'] != net['output'] and 'rms' in snap['layers'].get(layer['key'], {})]
+
+
 def lost_at(net, snap):
     """(label, spread / scale) of the first hidden layer whose spread across inputs is under COLLAPSE_RATIO of its
     scale, or of the hidden layer that spreads least when none is; None when no hidden layer was measured."""
-    hidden = [(layer['label'], collapse_ratio(snap['layers'][layer['key']]['spread'], snap['layers'][layer['key']]['rms']))
-              for layer in net['layers'] if layer['key'] != net['output'] and 'rms' in snap['layers'].get(layer['key'], {})]
+    hidden = spreads(net, snap)
     if not hidden:
         return None
     return next(((label, r) for label, r in hidden if r < COLLAPSE_RATIO), min(hidden, key=lambda h: h[1]))
@@ -801,10 +806,7 @@ def init_scale(ctx):
 def signal_fades(ctx):
     if ctx.end is None or ctx.first.get('epoch') != 0 or 'init_scale' in ctx.found:
         return None  # weights off scale are that rule's cause
-    hidden = [(layer['label'], collapse_ratio(ctx.first['layers'][layer['key']]['spread'],
-                                              ctx.first['layers'][layer['key']]['rms']))
-              for layer in ctx.net['layers'] if layer['key'] != ctx.net['output']
-              and 'rms' in ctx.first['layers'].get(layer['key'], {})]
+    hidden = spreads(ctx.net, ctx.first)
     if len(hidden) >= FADE_DEPTH and hidden[0][1] > COLLAPSE_RATIO and hidden[-1][1] < FADED_SPREAD:
         return (f'input fades with depth: before training, the spread across inputs falls from {hidden[0][1]:.2g} of '
                 f'its scale at {hidden[0][0]} to {hidden[-1][1]:.2g} at {hidden[-1][0]}, over {len(hidden)} hidden '
