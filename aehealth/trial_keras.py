@@ -62,9 +62,10 @@ def _compiled_objects(model):
     return found
 
 
-def _clone(model, edit):
+def _clone(model, edit, unchanged=None):
     """The model rebuilt from its layers' configs with `edit(layer, config)` applied, compiled as it was; its weights
-    drawn anew by their initialisers (the model is untrained: build() made it)."""
+    drawn anew by their initialisers (the model is untrained: build() made it). NotApplicable(`unchanged`) when
+    `unchanged` is given and the edit changed no layer."""
     import keras
     if not isinstance(model, keras.Sequential) and getattr(model, '_functional', None) is None:
         raise NotApplicable(f'{type(model).__name__} is a subclassed model: make the change in its code')
@@ -80,7 +81,9 @@ def _clone(model, edit):
     with keras.saving.custom_object_scope(_compiled_objects(model)):
         copy = keras.models.clone_model(model, clone_function=clone)
     copy.compile(optimizer=_fresh_optimizer(model), loss=model.loss)
-    return copy, changed
+    if unchanged and not changed:
+        raise NotApplicable(unchanged)
+    return copy
 
 
 def model_change(name, model, x, y):
@@ -98,11 +101,8 @@ def model_change(name, model, x, y):
             elif name == 'leaky_relu' and config['activation'] == 'relu':
                 config['activation'] = 'leaky_relu'
             return config
-        model, changed = _clone(model, edit)
-        if not changed:
-            raise NotApplicable(f'the model has no hidden {"sigmoid, tanh or softmax" if name == "relu_he" else "relu"} '
-                                f'activation to change')
-        return model
+        kinds = 'sigmoid, tanh or softmax' if name == 'relu_he' else 'relu'
+        return _clone(model, edit, f'the model has no hidden {kinds} activation to change')
     if name.startswith('output_'):
         wanted = name.split('_')[1]
         if (act or 'linear') == wanted:
@@ -112,10 +112,7 @@ def model_change(name, model, x, y):
             if layer.name == output and 'activation' in config:
                 config['activation'] = wanted
             return config
-        model, changed = _clone(model, edit)
-        if not changed:
-            raise NotApplicable('the output\'s activation is not a layer\'s setting the trial can change')
-        return model
+        return _clone(model, edit, 'the output\'s activation is not a layer\'s setting the trial can change')
     if name == 'bce':
         if float(np.min(y)) < 0 or float(np.max(y)) > 1:
             raise NotApplicable('binary cross-entropy needs targets in [0, 1]')
@@ -132,10 +129,7 @@ def model_change(name, model, x, y):
                 if (given if isinstance(given, str) else given.get('class_name')) not in wanted:
                     config[key] = wanted[0]
             return config
-        model, changed = _clone(model, edit)
-        if not changed:
-            raise NotApplicable('every kernel is drawn at He\'s scale already, or no layer has one')
-        return model
+        return _clone(model, edit, 'every kernel is drawn at He\'s scale already, or no layer has one')
     if name == 'reinit':
         def edit(layer, config):
             if 'kernel_initializer' in config:
@@ -143,7 +137,7 @@ def model_change(name, model, x, y):
             if 'bias_initializer' in config:
                 config['bias_initializer'] = 'zeros'
             return config
-        return _clone(model, edit)[0]
+        return _clone(model, edit)
     if name == 'reshape_output':
         if tuple(model.outputs[0].shape[1:]) == tuple(np.shape(y)[1:]) if getattr(model, 'outputs', None) else True:
             raise NotApplicable('the output has the targets\' shape already (or the model is subclassed)')

@@ -16,6 +16,13 @@ SUBSET = ROOT / 'tests' / 'data' / 'mnist_subset.npz'
 HANG = 1800  # seconds: a timeout only catches a hang; a slow, busy machine must never reach it
 sys.path.insert(0, str(ROOT))
 os.environ.pop('MNIST_PATH', None)  # the tests use the committed subset, whatever MNIST a user's shell names
+# Under pytest-xdist each test process (and every program it starts) gets its share of the cores: a framework that
+# takes every core in each process has its threads spin against the other's (the corpus ran 3x slower in CI).
+WORKERS = int(os.environ.get('PYTEST_XDIST_WORKER_COUNT', '1'))
+THREADS = max(1, (os.cpu_count() or 1) // WORKERS)
+if WORKERS > 1:
+    for variable in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'OPENBLAS_NUM_THREADS'):
+        os.environ.setdefault(variable, str(THREADS))
 
 
 def interruptible():
@@ -57,7 +64,7 @@ def finished_run(tmp_path_factory, name, *flags):
     with open(root / f'shared-{name}.lock', 'w') as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if this process dies
         if not record.exists():
-            proc = cli('autoencoder.py', '--data', SUBSET, '--out', out, *flags)
+            proc = cli('autoencoder.py', '--data', SUBSET, '--out', out, '--threads', THREADS, *flags)
             assert proc.returncode == 0, proc.stderr[-3000:]
             record.write_text(json.dumps(dict(args=proc.args, stdout=proc.stdout, stderr=proc.stderr)))
     saved = json.loads(record.read_text())
