@@ -53,6 +53,7 @@ OPERATIONS = {'ReluBackward0': 'relu', 'SigmoidBackward0': 'sigmoid', 'TanhBackw
 RESHAPES = {'ViewBackward0', 'ReshapeAliasBackward0', 'UnsafeViewBackward0', 'PermuteBackward0',
             'TransposeBackward0', 'SqueezeBackward0', 'SqueezeBackward1', 'SqueezeDimBackward0',
             'SqueezeDimsBackward0', 'UnsqueezeBackward0', 'CloneBackward0', 'ExpandBackward0', 'AliasBackward0'}
+JOINS = {'StackBackward0', 'CatBackward0'}
 LOGIT_LOSSES = ('with_logits', 'withlogits')
 MODAL = (nn.modules.batchnorm._BatchNorm, nn.modules.dropout._DropoutNd)  # modules that act otherwise in training
 
@@ -111,8 +112,9 @@ def _flat(value):
 
 
 def _walk(fn):
-    """The autograd node behind any reshapes."""
-    while fn is not None and type(fn).__name__ in RESHAPES and fn.next_functions:
+    """The autograd node behind any reshapes (a stack or cat of one tensor is one: forward= joining rows, found on one)."""
+    while fn is not None and fn.next_functions and (type(fn).__name__ in RESHAPES or (
+            type(fn).__name__ in JOINS and len(fn.next_functions) == 1)):
         fn = fn.next_functions[0][0]
     return fn
 
@@ -242,7 +244,12 @@ class Probe:
             try:
                 record, out = self._run(xt, pairs)
             except Exception as e:
-                raise core.fit_error(x.shape[1:], None, e) from None
+                raise self._one_at_a_time(xt, t, e) or core.fit_error(x.shape[1:], None, e) from None
+            one = self._run(xt[:1])[0]
+            self.per_row = len(xt) > 1 and len(record) == len(xt) * len(one) != len(one)  # forward() loops over rows
+            if self.per_row:  # found on one row, measured row by row: each pass runs the same modules
+                xt, t, pairs = xt[:1], t[:1], {}
+                record, out = self._run(xt, pairs)
             if not torch.is_tensor(out) and not (isinstance(out, (list, tuple))
                                                  and any(torch.is_tensor(v) for v in out)):
                 raise UsageError(f'the model returned a {type(out).__name__}, not a tensor or a tuple with one: pass '
@@ -291,6 +298,20 @@ class Probe:
         self.received, self.received_by = None, None
         if first is not None and not isinstance(first[1], nn.Embedding):
             self.received, self.received_by = first[0], self.names.get(first[1])
+
+    def _one_at_a_time(self, xt, t, error):
+        """A one-line error with the forward= that works, for a model that runs on one row but not on several (a
+        reshape to batch 1 in forward(), as in tutorials that train on one sequence at a time); else None."""
+        try:
+            out = self.forward(xt[:1])
+        except Exception:
+            return None
+        if not torch.is_tensor(out):
+            return None
+        join = 'stack' if tuple(out.shape) == tuple(t.shape[1:]) else 'cat'  # the model drops the batch axis, or not
+        return UsageError(f'the model runs on one row of the sample but not on {len(xt)} ({core.one_line(error)}): pass '
+                          f'forward=lambda x: torch.{join}([model(row[None]) for row in x]), the sample is then '
+                          f'measured row by row')
 
     def _find_reconstruction(self, out, loss, t, given):
         """Which element of a returned tuple is the reconstruction (the core decides, from what the loss compares and
@@ -451,21 +472,26 @@ class Probe:
         """One chunk of the sample, measured (aehealth.contracts.Chunk); without `gradients`, no graph is made."""
         xb, tb = self._in(x), self._in(targets)
         with torch.set_grad_enabled(gradients):
-            record, out = self._run(xb)
-            if len(record) != self.length:
-                raise RuntimeError(f'the model ran {len(record)} modules on this chunk and {self.length} when first '
-                                   f'measured: a forward() that changes with the data cannot be followed')
+            passes = [self._run(xb[i:i + 1]) for i in range(len(xb))] if self.per_row else [self._run(xb)]
+            for record, _ in passes:
+                if len(record) != self.length:
+                    raise RuntimeError(f'the model ran {len(record)} modules on this chunk and {self.length} when '
+                                       f'first measured: a forward() that changes with the data cannot be followed')
+            out = _joined([out for _, out in passes])
             recon, mean, log_variance = self.outputs.parts(out)
             total = self.loss_fn(out, tb)
             data = self.loss_fn(self._as_output(recon, xb), tb) if self.outputs.vae else total
         params = list(self.kernels.values()) if gradients else []
         grads = torch.autograd.grad(total, params, allow_unused=True) if params else []
-        return Chunk(values={key: _cpu(self._tensor(tap, record, recon)) for key, tap in self.taps},
+        ends = [self.outputs.parts(out)[0] for _, out in passes]  # each pass's reconstruction
+        return Chunk(values={key: np.concatenate([_cpu(self._tensor(tap, record, end)) for (record, _), end in
+                                                  zip(passes, ends)]) for key, tap in self.taps},
                      output=_cpu(recon), loss=float(data.detach()), total=float(total.detach()),
                      grads={name: None if g is None else _cpu(g) for name, g in zip(self.kernels, grads)},
                      rows=len(xb), mean=None if mean is None else _cpu(mean),
                      log_variance=None if log_variance is None else _cpu(log_variance),
-                     received=_cpu(record[self.received][1]) if received and self.received is not None else None)
+                     received=np.concatenate([_cpu(record[self.received][1]) for record, _ in passes])
+                     if received and self.received is not None else None)
 
     def weights(self):
         return {name: _numpy_of(w) for name, w in self.kernels.items()}
@@ -569,6 +595,16 @@ class LoopWatch:
             by = type(scheduler).__name__ + (f' ({", ".join(f"{k}={v}" for k, v in settings.items())}, stepped '
                                               f'{scheduler.last_epoch} times)' if settings else '')
         return dict(start=self.start, now=float(self.optimizer.param_groups[0]['lr']), by=by)
+
+
+def _joined(outs):
+    """The model's outputs of several passes as one: tensors (and a tuple's tensors) joined along the batch axis."""
+    if len(outs) == 1:
+        return outs[0]
+    if torch.is_tensor(outs[0]):
+        return torch.cat(outs)
+    joined = [torch.cat(parts) if torch.is_tensor(parts[0]) else parts[0] for parts in zip(*outs)]
+    return type(outs[0])(joined) if type(outs[0]) in (tuple, list) else type(outs[0])(*joined)  # a namedtuple
 
 
 def _numpy_of(tensor):

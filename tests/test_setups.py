@@ -15,7 +15,7 @@ torch = pytest.importorskip('torch')
 from torch import nn  # noqa: E402
 
 from aehealth import monitor as core  # noqa: E402
-from aehealth.torch import HealthMonitor, UsageError, preflight  # noqa: E402
+from aehealth.torch import HealthMonitor, UsageError, postmortem, preflight  # noqa: E402
 
 with np.load(SUBSET) as f:
     X = f['x_train'].reshape(-1, 784).astype('float32') / 255
@@ -249,3 +249,56 @@ def test_every_auto_spaces_the_checks_to_keep_the_monitor_within_its_budget(monk
     assert monitor.seconds + (0.3 if checked[-1] != 40 else 0.0) <= 0.05 * 40 + 1e-9, checked
     with pytest.raises(UsageError):
         core.Monitor(X[:300], every='auto', budget=5)
+
+
+class OneRowAtATime(nn.Module):
+    """Written for a loop that feeds one row at a time (curiousily's LSTM autoencoder reshapes so): batch 1 in, no
+    batch axis out."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = autoencoder()
+
+    def forward(self, x):
+        return self.net(x.reshape(1, 784)).reshape(784)
+
+
+def test_a_model_of_one_row_at_a_time_gets_the_forward_that_works_and_is_measured_row_by_row():
+    torch.manual_seed(0)
+    model = OneRowAtATime()
+    with pytest.raises(UsageError) as error:
+        preflight(model, X[:300], nn.MSELoss())
+    message = str(error.value)
+    assert 'runs on one row of the sample but not on 8' in message and '\n' not in message
+    forward = eval(message.split('pass forward=')[1].split(', the sample')[0], {'torch': torch, 'model': model})
+    twin = autoencoder()  # the same weights, taking batches
+    twin.load_state_dict(model.net.state_dict())
+    rows = postmortem(model, X[:300], nn.MSELoss(), verbose=False, forward=forward)['health'][0]
+    batched = postmortem(twin, X[:300], nn.MSELoss(), verbose=False)['health'][0]
+    assert rows['loss'] == pytest.approx(batched['loss'], rel=1e-5)
+    assert rows['output_diversity'] == pytest.approx(batched['output_diversity'], rel=1e-4)
+    for (_, a), (_, b) in zip(rows['layers'].items(), batched['layers'].items(), strict=True):
+        assert a.get('dead') == b.get('dead') and (a['spread'], a['rms']) == pytest.approx((b['spread'], b['rms']), rel=1e-4)
+    grads = [rows['grad_norm'], batched['grad_norm']]
+    assert list(grads[0].values()) == pytest.approx(list(grads[1].values()), rel=1e-4)
+
+
+@pytest.mark.parametrize('lr', [1e-1, 1e-3])
+def test_a_loop_of_one_row_at_a_time_is_watched_through_that_forward(lr):
+    torch.manual_seed(0)
+    model = OneRowAtATime()
+    optimizer = torch.optim.Adam(model.parameters(), lr)
+    with HealthMonitor(model, X[:300], nn.MSELoss(), optimizer, verbose=False,
+                       forward=lambda x: torch.stack([model(row[None]) for row in x])) as monitor:
+        for _ in range(3):
+            for row in torch.as_tensor(X[:600]):
+                loss = nn.functional.mse_loss(model(row[None]), row)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+            monitor.epoch_end()
+    failures = rules_of(monitor.findings, 'failure')
+    if lr == 1e-1:  # Adam at 0.1, as a popular tutorial has it: every output one picture, the step named
+        assert {'one_output', 'learning_rate_high'} <= set(failures)
+    else:
+        assert failures == [] and monitor.health[-1]['output_diversity'] > 0.3
