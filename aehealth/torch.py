@@ -245,8 +245,7 @@ class Probe:
                 record, out = self._run(xt, pairs)
             except Exception as e:
                 raise self._one_at_a_time(xt, t, e) or core.fit_error(x.shape[1:], None, e) from None
-            one = self._run(xt[:1])[0]
-            self.per_row = len(xt) > 1 and len(record) == len(xt) * len(one) != len(one)  # forward() loops over rows
+            self.per_row = self._loops_over_rows(xt, len(record))
             if self.per_row:  # found on one row, measured row by row: each pass runs the same modules
                 xt, t, pairs = xt[:1], t[:1], {}
                 record, out = self._run(xt, pairs)
@@ -298,6 +297,14 @@ class Probe:
         self.received, self.received_by = None, None
         if first is not None and not isinstance(first[1], nn.Embedding):
             self.received, self.received_by = first[0], self.names.get(first[1])
+
+    def _loops_over_rows(self, xt, length):
+        """Whether forward() runs its modules once per row (`length` module calls on xt, a multiple of one row's)."""
+        try:
+            one = len(self._run(xt[:1])[0])
+        except Exception:  # a model that needs more than one row (a squeeze() that drops the batch axis)
+            return False
+        return len(xt) > 1 and length == len(xt) * one != one
 
     def _one_at_a_time(self, xt, t, error):
         """A one-line error with the forward= that works, for a model that runs on one row but not on several (a

@@ -302,3 +302,22 @@ def test_a_loop_of_one_row_at_a_time_is_watched_through_that_forward(lr):
         assert {'one_output', 'learning_rate_high'} <= set(failures)
     else:
         assert failures == [] and monitor.health[-1]['output_diversity'] > 0.3
+
+
+class Squeezed(nn.Module):
+    """A squeeze() that drops the batch axis of one row: runs on the sample, not on one row."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = autoencoder()
+
+    def forward(self, x):
+        x = x.squeeze()
+        return self.net(x).view(x.shape[0], 784)
+
+
+def test_a_model_that_cannot_run_on_one_row_is_measured_as_before():
+    torch.manual_seed(0)
+    with pytest.raises(RuntimeError):
+        Squeezed()(torch.as_tensor(X[:1]))
+    assert rules_of(preflight(Squeezed(), X[:300], nn.MSELoss(), verbose=False), 'failure') == []
