@@ -254,23 +254,7 @@ class Probe:
                 raise UsageError(f'the model returned a {type(out).__name__}, not a tensor or a tuple with one: pass '
                                  f'forward=, a function from inputs to the reconstruction (for example forward=lambda '
                                  f'x: model(x)["reconstruction"]), with a loss_fn that takes what it returns')
-            tt = self._in(t)
-            try:
-                loss = self.loss_fn(out, tt)
-            except Exception as e:
-                shapes = tuple(out.shape[1:]) if torch.is_tensor(out) else \
-                    [tuple(v.shape[1:]) if torch.is_tensor(v) else type(v).__name__ for v in out]
-                fix = ''  # BCELoss refuses an output that is not a probability: say how to make it one
-                if rules.takes_probabilities(_loss_name(self.loss_fn)) and torch.is_tensor(out) \
-                        and not bool(((out >= 0) & (out <= 1)).all()):
-                    fix = ': ' + rules.REGISTRY['output_not_probability'].fix_for('torch')
-                raise UsageError(f'loss_fn(model(x), targets) failed on the sample (output rows {shapes}, '
-                                 f'targets rows {tuple(t.shape[1:])}): {core.one_line(e)}{fix}') from None
-            if torch.is_tensor(loss) and loss.numel() != 1:
-                raise UsageError(f'loss_fn returned a tensor of shape {tuple(loss.shape)}, not one number: reduce it '
-                                 f'as your loop does before backward() (for example nn.MSELoss(), whose reduction is '
-                                 f'the mean, or loss_fn(out, x).mean())')
-            self._find_reconstruction(out, loss, t, xt)
+            self._find_reconstruction(out, self._first_loss(out, t), t, xt)
             recon, mean, log_variance = self.outputs.parts(out)
             self.output_shape = tuple(recon.shape[1:])
             name = _loss_name(self.loss_fn)
@@ -297,6 +281,25 @@ class Probe:
         self.received, self.received_by = None, None
         if first is not None and not isinstance(first[1], nn.Embedding):
             self.received, self.received_by = first[0], self.names.get(first[1])
+
+    def _first_loss(self, out, t):
+        """loss_fn on the model's first output, or a one-line error that says why it cannot be one number."""
+        try:
+            loss = self.loss_fn(out, self._in(t))
+        except Exception as e:
+            shapes = tuple(out.shape[1:]) if torch.is_tensor(out) else \
+                [tuple(v.shape[1:]) if torch.is_tensor(v) else type(v).__name__ for v in out]
+            fix = ''  # BCELoss refuses an output that is not a probability: say how to make it one
+            if rules.takes_probabilities(_loss_name(self.loss_fn)) and torch.is_tensor(out) \
+                    and not bool(((out >= 0) & (out <= 1)).all()):
+                fix = ': ' + rules.REGISTRY['output_not_probability'].fix_for('torch')
+            raise UsageError(f'loss_fn(model(x), targets) failed on the sample (output rows {shapes}, '
+                             f'targets rows {tuple(t.shape[1:])}): {core.one_line(e)}{fix}') from None
+        if torch.is_tensor(loss) and loss.numel() != 1:
+            raise UsageError(f'loss_fn returned a tensor of shape {tuple(loss.shape)}, not one number: reduce it '
+                             f'as your loop does before backward() (for example nn.MSELoss(), whose reduction is '
+                             f'the mean, or loss_fn(out, x).mean())')
+        return loss
 
     def _loops_over_rows(self, xt, length):
         """Whether forward() runs its modules once per row (`length` module calls on xt, a multiple of one row's)."""
