@@ -1,5 +1,9 @@
 """docs/extending.md's worked example, run: a rule registered from outside aehealth fires in both front-ends, in the
-registry's order, with its fix in each framework's words, and leaves the registry as it was when removed."""
+registry's order, with its fix in each framework's words, and leaves the registry as it was when removed; and the
+front-ends' size limit that page states."""
+import ast
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -71,3 +75,13 @@ def test_registering_keeps_the_order_and_refuses_a_name_twice(registered):
 def test_unregistering_leaves_the_default_registry_as_it_was():
     assert 'overcomplete_code' not in rules.REGISTRY
     assert rules.REGISTRY.names()[-2:] == ['not_measured', 'unexplained']
+
+
+def test_no_function_of_a_front_end_is_over_60_lines():
+    """docs/extending.md: a front-end only records what ran, in functions a reader can hold."""
+    package = Path(__file__).resolve().parents[1] / 'aehealth'
+    for name in ('keras.py', 'keras_backends.py', 'torch.py', 'lightning.py'):
+        tree = ast.parse((package / name).read_text())
+        long = [(f.name, f.end_lineno - f.lineno + 1) for f in ast.walk(tree)
+                if isinstance(f, ast.FunctionDef) and f.end_lineno - f.lineno + 1 > 60]
+        assert long == [], (name, long)
