@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import HANG, ROOT, cli
+from conftest import HANG, ROOT, THREADS, cli
 
 from cases import common, run  # noqa: E402
 
@@ -20,7 +20,8 @@ KERAS = [name for name in run.CASES if not name.startswith('torch_') and name no
 def corpus(tmp_path_factory, names, save=False):
     """The cases and their fixes, run as cases/run.py runs them (Keras needs a process of its own)."""
     out = tmp_path_factory.mktemp('cases')
-    proc = cli('cases/run.py', *names, '--out', out / 'results.json', *(('--save', out / 'models') if save else ()))
+    proc = cli('cases/run.py', *names, '--out', out / 'results.json', *(('--save', out / 'models') if save else ()),
+               env=dict(TF_NUM_INTRAOP_THREADS=str(THREADS), TF_NUM_INTEROP_THREADS='1'))  # its share of the cores
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads((out / 'results.json').read_text()), out, proc
 
