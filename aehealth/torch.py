@@ -494,13 +494,13 @@ class Probe:
         params = list(self.kernels.values()) if gradients else []
         grads = torch.autograd.grad(total, params, allow_unused=True) if params else []
         ends = [self.outputs.parts(out)[0] for _, out in passes]  # each pass's reconstruction
-        return Chunk(values={key: np.concatenate([_cpu(self._tensor(tap, record, end)) for (record, _), end in
-                                                  zip(passes, ends)]) for key, tap in self.taps},
+        return Chunk(values={key: _rows([_cpu(self._tensor(tap, record, end)) for (record, _), end in
+                                         zip(passes, ends)]) for key, tap in self.taps},
                      output=_cpu(recon), loss=float(data.detach()), total=float(total.detach()),
                      grads={name: None if g is None else _cpu(g) for name, g in zip(self.kernels, grads)},
                      rows=len(xb), mean=None if mean is None else _cpu(mean),
                      log_variance=None if log_variance is None else _cpu(log_variance),
-                     received=np.concatenate([_cpu(record[self.received][1]) for record, _ in passes])
+                     received=_rows([_cpu(record[self.received][1]) for record, _ in passes])
                      if received and self.received is not None else None)
 
     def weights(self):
@@ -615,6 +615,11 @@ def _joined(outs):
         return torch.cat(outs)
     joined = [torch.cat(parts) if torch.is_tensor(parts[0]) else parts[0] for parts in zip(*outs)]
     return type(outs[0])(joined) if type(outs[0]) in (tuple, list) else type(outs[0])(*joined)  # a namedtuple
+
+
+def _rows(arrays):
+    """The arrays of several passes as one (one pass's as it is, uncopied)."""
+    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
 
 
 def _numpy_of(tensor):
