@@ -245,6 +245,12 @@ class Probe:
     def _fit_error(self, sample, error):
         """One line for a sample the model cannot take."""
         inputs = _inputs(self.model)
+        stateful = [layer.name for layer in self.model._flatten_layers() if getattr(layer, 'stateful', False)]
+        if stateful and inputs:  # its state carries from one batch of a fixed size to the next
+            return UsageError(f'{stateful[0]} is a stateful RNN, whose state carries from batch to batch, which '
+                              f'aehealth cannot measure without changing it: check a stateless copy (stateful=False, '
+                              f'keras.Input(shape={tuple(inputs[0].shape[1:])}), set_weights(model.get_weights())) '
+                              f'with preflight or postmortem')
         return core.fit_error(sample.shape[1:], tuple(inputs[0].shape[1:]) if inputs else None, error)
 
     def _discover(self, x, t, forward):

@@ -500,3 +500,19 @@ def test_each_model_traces_the_probes_step_once_and_tensorflow_does_not_warn_of_
         traced.append(sum(f.experimental_get_tracing_count() for f in monitor.monitor.session.probe._steps.values()))
     assert traced == [2, 2, 2, 2]
     assert not [r for r in caplog.records if 'retracing' in r.getMessage()]
+
+
+def test_a_stateful_rnn_gets_one_line_and_its_stateless_copy_is_checked():
+    def made(stateful):
+        shape = dict(batch_shape=(1, 24, 1)) if stateful else dict(shape=(24, 1))
+        return keras.Sequential([keras.Input(**shape), L.LSTM(16, stateful=stateful), L.RepeatVector(24),
+                                 L.LSTM(16, return_sequences=True, stateful=stateful), L.TimeDistributed(L.Dense(1))])
+    model = seeded(lambda: made(True))
+    model.compile(optimizer='adam', loss='mse')
+    with pytest.raises(UsageError) as error:
+        preflight(model, WAVES[:64], verbose=False)
+    assert 'is a stateful RNN' in str(error.value) and '\n' not in str(error.value)
+    copy = made(False)  # the fix as the line gives it
+    copy.set_weights(model.get_weights())
+    copy.compile(optimizer='adam', loss='mse')
+    assert rules(preflight(copy, WAVES[:64], verbose=False), 'failure') == []
