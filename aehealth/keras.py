@@ -200,6 +200,12 @@ def _loss_name(loss):
 
 # ---------------------------------------------------------------- the probe: one model's numbers on a sample
 
+def graph_model(model):
+    """Whether the model is a graph of layers (Sequential or functional, so it can be rebuilt layer by layer), not a
+    subclass whose call() is code."""
+    return isinstance(model, keras.Sequential) or hasattr(model, '_run_through_graph')
+
+
 class Probe:
     """A Keras model as aehealth.contracts.Probe: found by running it once on a few rows (the core describes the
     network from what ran), then measured on the sample (keras_backends.step): every measured layer's values, the
@@ -215,8 +221,7 @@ class Probe:
             raise UsageError(f'the model takes {len(inputs)} inputs and the monitor feeds it one array: pass '
                              f'forward=lambda x: model([x, other]) with the other inputs as they should be')
         if forward is None and isinstance(model, keras.Model) and type(model).call is keras.Model.call \
-                and not isinstance(model, keras.Sequential) and getattr(model, '_functional', None) is None \
-                and not hasattr(model, '_run_through_graph'):
+                and not graph_model(model):
             raise UsageError(f'{type(model).__name__} has no call() to run (it trains with its own train_step): pass '
                              f'forward=, a function from inputs to the reconstruction or to (reconstruction, mean, '
                              f'log-variance)')

@@ -758,7 +758,7 @@ def dead_units(ctx):
                 'reconstruction loss over pixels instead of averaging it (keras-team/keras#3373)',
        'torch': 'weigh the KL term less (a tenth, to start), or warm it up from 0 over the first epochs; sum the '
                 'reconstruction loss over pixels (reduction=\'sum\') instead of averaging it'},
-      changes=('kl_div10', 'kl_warmup'))
+      changes=('kl_div10', 'kl_warmup', 'kl_per_value'))
 def posterior_collapse(ctx):
     posterior = ctx.end.get('posterior') if ctx.end is not None else None
     if ctx.trained and posterior and posterior['active'] == 0:  # untrained encoders have small means: not judged

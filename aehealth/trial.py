@@ -48,6 +48,8 @@ CHANGES = {c.name: c for c in (
     Change('bce', 'loss', 'binary cross-entropy (on the logits in PyTorch)'),
     Change('kl_warmup', 'loss', 'the KL weight warmed up from 0 over the first half of the epochs'),
     Change('kl_div10', 'loss', 'the KL weight divided by 10'),
+    Change('kl_per_value', 'loss', 'the KL weight divided by the values in each target, as if the reconstruction loss '
+                                   'were summed over them, not averaged'),
     Change('relu_he', 'model', 'hidden sigmoid, tanh and softmax layers made ReLU, with He initialisation'),
     Change('leaky_relu', 'model', 'ReLU made LeakyReLU'),
     Change('output_linear', 'model', 'a linear output'),
@@ -127,6 +129,16 @@ def targets_in_range(y, output_range):
         span = float(y.max() - y.min()) or 1.0
         return lo + (y - y.min()) * (hi - lo) / span
     return y - y.min() + lo
+
+
+def kl_factor(name, y):
+    """What a KL change multiplies the KL weight by (after each framework's check that the weight is exposed)."""
+    if name == 'kl_div10':
+        return 0.1
+    values = int(np.prod(np.shape(y)[1:]))
+    if values < 2:
+        raise NotApplicable('each target is one value: averaging the reconstruction over it changes nothing')
+    return 1.0 / values  # the ELBO sums the reconstruction's log-likelihood over the values; a mean divides it by them
 
 
 def data_change(name, x, y, output_range):

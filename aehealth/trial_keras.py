@@ -67,7 +67,9 @@ def _clone(model, edit, unchanged=None):
     drawn anew by their initialisers (the model is untrained: build() made it). NotApplicable(`unchanged`) when
     `unchanged` is given and the edit changed no layer."""
     import keras
-    if not isinstance(model, keras.Sequential) and getattr(model, '_functional', None) is None:
+
+    from aehealth.keras import graph_model
+    if not graph_model(model):
         raise NotApplicable(f'{type(model).__name__} is a subclassed model: make the change in its code')
     changed = []
 
@@ -76,7 +78,14 @@ def _clone(model, edit, unchanged=None):
         new = edit(layer, dict(config))
         if new != config:
             changed.append(layer.name)
-        return type(layer).from_config(new)
+        try:
+            return type(layer).from_config(new)
+        except (TypeError, ValueError):  # a custom layer without a get_config() of its own; a Lambda's lambda
+            if new == config and not layer.weights:
+                return layer  # nothing to change or draw anew: the clone shares it
+            raise NotApplicable(f'the layer {layer.name} ({type(layer).__name__}) cannot be rebuilt from its '
+                                f'get_config(): give it one that returns its __init__ arguments, or make the change '
+                                f'in your code') from None
     # clone_model recompiles from the compile config, which names the user's own loss and metric functions
     with keras.saving.custom_object_scope(_compiled_objects(model)):
         copy = keras.models.clone_model(model, clone_function=clone)
@@ -144,12 +153,15 @@ def model_change(name, model, x, y):
         reshaped = keras.Model(model.inputs, keras.layers.Reshape(np.shape(y)[1:])(model.outputs[0]))
         reshaped.compile(optimizer=_fresh_optimizer(model), loss=model.loss)
         return reshaped
-    if name in ('kl_warmup', 'kl_div10'):
+    if name.startswith('kl_'):
         if not hasattr(model, 'kl_weight'):
             raise NotApplicable('the model does not expose its KL weight: give it a kl_weight attribute (a '
                                 'keras.Variable its loss multiplies the KL term by), or change it in your own code')
-        if name == 'kl_div10':
-            _set_kl_weight(model, float(np.asarray(model.kl_weight)) * 0.1)
+        if name == 'kl_warmup' and not hasattr(model.kl_weight, 'assign'):
+            raise NotApplicable('the model\'s kl_weight is a number, which a compiled step reads once: make it a '
+                                'keras.Variable for the warm-up to change it each epoch')
+        if name != 'kl_warmup':
+            _set_kl_weight(model, float(np.asarray(model.kl_weight)) * trial.kl_factor(name, y))
         return model
     raise NotApplicable(f'{name} is not a change of the model or the loss')
 

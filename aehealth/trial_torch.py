@@ -148,13 +148,13 @@ def model_change(name, model, loss_fn, x, y):
         if not tensor_out or tuple(probe.output_shape) == tuple(np.shape(y)[1:]):
             raise NotApplicable('the output has the targets\' shape already')
         return Reshaped(model, np.shape(y)[1:]), loss_fn
-    if name in ('kl_warmup', 'kl_div10'):
+    if name.startswith('kl_'):
         if not isinstance(getattr(loss_fn, 'kl_weight', None), (int, float)):
             raise NotApplicable('the loss does not expose its KL weight: give loss_fn a kl_weight attribute (a '
                                 'number the loss multiplies the KL term by), or change it in your own code')
         loss_fn = copy.deepcopy(loss_fn)  # the run's own: the caller's loss keeps its weight
-        if name == 'kl_div10':
-            loss_fn.kl_weight *= 0.1
+        if name != 'kl_warmup':
+            loss_fn.kl_weight *= trial.kl_factor(name, y)
         return model, loss_fn
     raise NotApplicable(f'{name} is not a change of the model or the loss')
 
@@ -176,6 +176,18 @@ def optimizer_change(name, model, optimizer):
 def run_one(task):
     """One run of a trial: the model built with the task's seed, its change made, trained with the monitor beside
     it; the run judged (aehealth.trial.judged)."""
+    # deepcopy returns a function itself: a KL change made to a function's kl_weight is undone, since the worker runs
+    # its next task with the same function
+    weight = getattr(task['loss_fn'], 'kl_weight', None)
+    try:
+        return _run_one(task)
+    finally:
+        if weight is not None:
+            task['loss_fn'].kl_weight = weight
+
+
+def _run_one(task):
+    """run_one's run."""
     torch.set_num_threads(task['threads'])
     seed, names = task['seed'], task['changes']  # one change, or a pair's two in aehealth.trial.APPLIED order
     random.seed(seed)

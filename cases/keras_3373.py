@@ -36,24 +36,35 @@ class Sampling(layers.Layer):
 
 
 class KL(layers.Layer):
-    """The example's KL term, summed over the latent dimensions and averaged over the batch, as an added loss."""
+    """The example's KL term, summed over the latent dimensions and averaged over the batch, as an added loss (times
+    `weight`, a variable, when one is given)."""
+
+    def __init__(self, weight=None, **kwargs):
+        super().__init__(**kwargs)
+        self.weight = weight
 
     def call(self, inputs):
         z_mean, z_log_var = inputs
-        self.add_loss(ops.mean(-0.5 * ops.sum(1 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var), axis=-1)))
+        kl = ops.mean(-0.5 * ops.sum(1 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var), axis=-1))
+        self.add_loss(kl if self.weight is None else self.weight * kl)
         return inputs
 
 
-def build(fixed=False):
+def build(fixed=False, kl_weight=False):
+    """The example as reported (fixed: the PR's); with kl_weight, its KL term times a model.kl_weight variable of 1,
+    the step aehealth's trial asks for before it changes the weight (the same numbers)."""
     x = common.mnist()[0].reshape(-1, 784).astype('float32') / 255
+    weight = keras.Variable(1.0, trainable=False, name='kl_weight') if kl_weight else None
     i = keras.Input((784,))
     h = layers.Dense(256, activation='relu')(i)
-    z_mean, z_log_var = KL()([layers.Dense(2, name='z_mean')(h), layers.Dense(2, name='z_log_var')(h)])
+    z_mean, z_log_var = KL(weight)([layers.Dense(2, name='z_mean')(h), layers.Dense(2, name='z_log_var')(h)])
     encoder = keras.Model(i, [z_mean, z_log_var], name='encoder')
     j = keras.Input((2,))
     decoder = keras.Model(j, layers.Dense(784, activation='sigmoid')(layers.Dense(256, activation='relu')(j)),
                           name='decoder')
     vae = keras.Model(i, decoder(Sampling()(encoder(i))), name='vae_3373')
+    if kl_weight:
+        vae.kl_weight = weight
     scale = 784 if fixed else 1
 
     def reconstruction(x, x_decoded_mean):

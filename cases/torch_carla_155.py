@@ -50,19 +50,25 @@ class TabularVAE(nn.Module):
         return self.decoder(mu + torch.randn_like(mu) * torch.exp(0.5 * log_var)), mu, log_var
 
 
-def loss_of(fixed):
+def loss_of(fixed, kl_weight=False):
+    """The loss as reported (fixed: the PR's); with kl_weight, its KL term times a kl_weight attribute of 1, the step
+    aehealth's trial asks for before it changes the weight (the same numbers)."""
     def loss_fn(out, x):
         recon, mu, log_var = out
         kl = -0.5 * torch.sum(1 + log_var - mu.pow(2) - log_var.exp()) / len(x)
+        if kl_weight:
+            kl = loss_fn.kl_weight * kl
         if fixed:
             return F.binary_cross_entropy(recon, x, reduction='sum') / len(x) + 0.3 * kl
         return F.mse_loss(recon, x) + kl
+    if kl_weight:
+        loss_fn.kl_weight = 1.0
     return loss_fn
 
 
-def build(fixed=False):
+def build(fixed=False, kl_weight=False):
     x = table()
-    return dict(model=TabularVAE(batch_norm=not fixed), x=x, y=x, loss_fn=loss_of(fixed),
+    return dict(model=TabularVAE(batch_norm=not fixed), x=x, y=x, loss_fn=loss_of(fixed, kl_weight),
                 optimizer=lambda p: torch.optim.Adam(p, 1e-3), epochs=20, batch_size=64)
 
 

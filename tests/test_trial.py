@@ -17,6 +17,7 @@ import pytest
 from conftest import HANG, ROOT, SUBSET, interruptible
 
 torch = pytest.importorskip('torch')
+import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
 from aehealth.contracts import UsageError  # noqa: E402
@@ -309,6 +310,39 @@ def test_a_tenth_of_the_kl_weight_unsticks_a_vae_whose_kl_term_outweighs_its_rec
     assert 'kl_div10' in [c['change'] for c in report.changes], report.table()
     assert report.recommended == 'kl_div10', report.table()
     assert loss_fn.kl_weight == 10.0
+
+
+def averaged_vae_loss(out, x):
+    """A VAE loss as many write it: F.mse_loss's mean over the pixels beside the KL term summed over the latent, times
+    the kl_weight attribute the trial's message asks for."""
+    recon, mu, logvar = out
+    kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp(), dim=1).mean()
+    return F.mse_loss(recon, x) + averaged_vae_loss.kl_weight * kl
+
+
+averaged_vae_loss.kl_weight = 1.0
+
+
+def test_kl_changes_to_a_function_s_kl_weight_stay_in_their_own_run(tmp_path, monkeypatch):
+    # a function is its own deepcopy, and one worker process runs every task here: each run must see its own weight
+    monkeypatch.setenv('KL_WEIGHTS', str(tmp_path / 'kl.txt'))
+    from benchmarks.kl_warmup import VAE
+    report = trial(VAE, X[:128], averaged_vae_loss, epochs=2, changes=['kl_div10', 'kl_warmup', 'kl_per_value'],
+                   train=epoch_writing_the_kl_weight, jobs=1, verbose=False)
+    assert [r['change'] for r in report.runs] == [None, 'kl_div10', 'kl_warmup', 'kl_per_value']
+    weights = [float(w) for w in (tmp_path / 'kl.txt').read_text().split()]
+    assert weights == pytest.approx([1.0, 1.0, 0.1, 0.1, 0.0, 1.0, 1 / 784, 1 / 784], rel=1e-12)
+
+
+def test_the_kl_weight_per_value_unsticks_a_vae_whose_reconstruction_is_averaged_over_the_pixels(pool):
+    # keras-team/keras#3373 in PyTorch: the mean over 784 pixels leaves the KL term 784x too strong, every posterior
+    # the prior; a tenth of the weight is not enough, the weight over the 784 values is the summed reconstruction's
+    from benchmarks.kl_warmup import VAE
+    report = trial(VAE, X, averaged_vae_loss, batch_size=16, executor=pool, verbose=False)
+    baseline = report.runs[0]
+    assert not baseline['learns'] and 'posterior_collapse' in [f['rule'] for f in baseline['findings']], baseline
+    assert report.recommended == 'kl_per_value', report.table()
+    assert averaged_vae_loss.kl_weight == 1.0
 
 
 def final(report):

@@ -134,6 +134,10 @@ STUCK = {
     'output_tanh': ('targets in [-1, 1] under a sigmoid', dict(build=plain, x=X, y=X * 2 - 1, changes=['output_tanh'])),
     'kl_div10': ('a VAE whose KL term, weighted 0.02, outweighs its mean squared error',
                  dict(build=functools.partial(vae, 0.02), x=X, batch_size=16, changes=['kl_div10'])),
+    # beside the other KL changes: a tenth of the weight is not enough
+    'kl_per_value': ('a VAE whose squared error is averaged over the pixels beside its KL term (keras-team/keras#3373)',
+                     dict(build=functools.partial(vae, 1.0), x=X, batch_size=16,
+                          changes=['kl_div10', 'kl_warmup', 'kl_per_value'])),
 }
 
 
@@ -191,6 +195,75 @@ def test_a_model_compiled_with_a_loss_function_of_the_users_own_is_changed_not_c
     report = trial(deep_sigmoid_own_loss, X, epochs=5, changes=['relu_he', 'reinit'], executor=pool, verbose=False)
     assert not any(c['errors'] for c in report.changes), report.table()
     assert report.recommended == 'relu_he', report.table()
+
+
+def deep_sigmoid_functional():
+    """deep_sigmoid() written with the functional API, as the Keras blog's autoencoders are."""
+    import keras
+    inputs = keras.Input((784,))
+    h = inputs
+    for n in (256, 128, 64, 32, 64, 128, 256):
+        h = keras.layers.Dense(n, 'sigmoid')(h)
+    model = keras.Model(inputs, keras.layers.Dense(784, 'sigmoid')(h))
+    model.compile(optimizer='adam', loss='mse')
+    return model
+
+
+class Subclassed:
+    """An autoencoder written as a keras.Model subclass: its layers are code, so no change can rebuild them."""
+
+    def __new__(cls):
+        import keras
+
+        class Autoencoder(keras.Model):
+            def __init__(self):
+                super().__init__()
+                self.encoder = keras.layers.Dense(32, 'sigmoid')
+                self.decoder = keras.layers.Dense(784, 'sigmoid')
+
+            def call(self, x):
+                return self.decoder(self.encoder(x))
+        model = Autoencoder()
+        model.compile(optimizer='adam', loss='mse')
+        return model
+
+
+class WithLayers:
+    """A functional autoencoder with a layer of the user's own: a Lambda, or a weight layer without a get_config()."""
+
+    def __new__(cls, own):
+        import keras
+
+        class Affine(keras.layers.Layer):
+            def __init__(self, units):
+                super().__init__()
+                self.units = units
+
+            def build(self, shape):
+                self.w = self.add_weight(shape=(shape[-1], self.units))
+
+            def call(self, x):
+                return x @ self.w
+        inputs = keras.Input((784,))
+        h = keras.layers.Dense(32, 'relu')(inputs)
+        h = keras.layers.Lambda(lambda t: 2.0 * t)(h) if own == 'lambda' else Affine(32)(h)
+        model = keras.Model(inputs, keras.layers.Dense(784, 'sigmoid')(h))
+        model.compile(optimizer='adam', loss='mse')
+        return model
+
+
+def test_a_functional_model_is_rebuilt_with_its_change_and_models_that_cannot_be_say_why(pool):
+    report = trial(deep_sigmoid_functional, X, epochs=5, changes=['relu_he'], executor=pool, verbose=False)
+    assert not report.runs[0]['learns'] and report.recommended == 'relu_he', report.table()
+    why = {}
+    for name, build in [('subclassed', Subclassed), ('lambda', functools.partial(WithLayers, 'lambda')),
+                        ('weights', functools.partial(WithLayers, 'affine'))]:
+        report = trial(build, X[:256], epochs=1, changes=['output_linear'], executor=pool, verbose=False)
+        assert not report.changes[1]['errors'], report.table()
+        why[name] = report.changes[1]['not_applicable']
+    assert 'Autoencoder is a subclassed model: make the change in its code' in why['subclassed'], why
+    assert why['lambda'] is None, why  # a layer without weights that its config cannot rebuild is shared
+    assert 'affine' in why['weights'] and 'cannot be rebuilt from its get_config()' in why['weights'], why
 
 
 def log_loss(y_true, y_pred):
@@ -257,6 +330,11 @@ def test_the_kl_warm_up_sets_the_models_kl_weight_from_0_to_its_own_over_the_fir
     report = trial(vae, X[:256], epochs=2, changes=['kl_warmup'], executor=pool, verbose=False)
     assert [r['change'] for r in report.runs] == [None, 'kl_warmup'], report.table()
     assert not report.changes[1].get('not_applicable'), report.changes
+    from aehealth.trial import NotApplicable
+    from aehealth.trial_keras import model_change
+    model.kl_weight = 2.0  # a number: the compiled step would keep the first value it read
+    with pytest.raises(NotApplicable, match='make it a keras.Variable'):
+        model_change('kl_warmup', model, X[:64], X[:64])
 
 
 def test_he_initialisation_draws_every_kernel_at_hes_scale_and_every_bias_at_0():
