@@ -92,6 +92,7 @@ def test_configurations_that_a_budget_makes_alike_still_get_folders_of_their_own
     assert [r['argv'][-1] for r in runs] == ['--name=batching-fixed_epochs-1', '--name=batching-fixed_epochs-1-2']
 
 
+@pytest.mark.slow
 def test_an_interrupted_ablation_resumes_elsewhere_to_the_numbers_of_two_jobs(smoke, tmp_path):
     proc = subprocess.Popen([sys.executable, str(ROOT / 'ablation.py'), *map(str, SMALL), '--out', str(tmp_path)],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -131,6 +132,7 @@ def children(pid):
     return found
 
 
+@pytest.mark.slow
 def test_a_killed_worker_is_named_the_others_go_on_and_resume_reruns_it(tmp_path):
     # row 2 with 40 epochs runs long enough to be killed while it trains
     proc = subprocess.Popen([sys.executable, str(ROOT / 'ablation.py'), '--rows', '2', '--budget', '40', '--data',

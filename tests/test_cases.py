@@ -111,22 +111,27 @@ def test_the_post_mortem_of_a_saved_trained_model_names_its_cause(keras_corpus, 
     assert proc.returncode == 0 and 'one output for every input' in proc.stdout and 'vanishing gradient' in proc.stdout
 
 
-def test_every_file_the_post_mortem_cannot_use_gets_one_line_and_exit_2(keras_corpus, tmp_path):
+def test_every_file_the_post_mortem_cannot_use_gets_one_line_and_exit_2(keras_corpus, tmp_path, capsys, monkeypatch):
+    from aehealth.__main__ import main
+    monkeypatch.delenv('TF_CPP_MIN_LOG_LEVEL', raising=False)  # the command sets it; put back for the tests after
     models = keras_corpus[1] / 'models'
     (tmp_path / 'garbage.keras').write_text('not a model')
     (tmp_path / 'garbage.npy').write_text('not an array')
     np.save(tmp_path / 'flat.npy', np.zeros((50, 28, 28), 'float32'))
     np.save(tmp_path / 'targets.npy', np.zeros((300, 10), 'float32'))
     model, sample = models / 'keras_3642.keras', models / 'keras_3642.npy'
+    # the command's own function, in this process: each process would pay TensorFlow's start-up (about 5 s)
     for args, words in (((tmp_path / 'missing.keras', sample), 'no such file'),
                         ((tmp_path / 'garbage.keras', sample), 'not a Keras model file'),
                         ((model, tmp_path / 'missing.npy'), 'no such file'),
                         ((model, tmp_path / 'garbage.npy'), 'not a readable .npy array'),
                         ((model, tmp_path / 'flat.npy'), "the sample's rows have shape (28, 28)"),
                         ((model, sample, '--targets', tmp_path / 'targets.npy'), 'the loss cannot compare the targets'),
-                        ((models / 'libsdae_3.keras', models / 'libsdae_3.npy'), 'needs custom objects'),
                         ((models / 'keras_3373.keras', models / 'keras_3373.npy'), 'needs custom objects')):
-        proc = aehealth(*args)
-        lines = proc.stderr.strip().splitlines()
-        assert proc.returncode == 2 and len(lines) == 1 and lines[0].startswith('error: '), (args, proc.stderr[-1500:])
+        code = main(list(map(str, args)))
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert code == 2 and len(lines) == 1 and lines[0].startswith('error: '), (args, lines)
         assert words in lines[0], (args, lines[0])
+    proc = aehealth(models / 'libsdae_3.keras', models / 'libsdae_3.npy')  # and as a real process: exit 2, one line
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and 'needs custom objects' in lines[0], proc.stderr[-1500:]

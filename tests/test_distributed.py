@@ -74,7 +74,7 @@ def free_port():
         return s.getsockname()[1]
 
 
-@pytest.mark.parametrize('output', ['softmax', 'sigmoid'])
+@pytest.mark.parametrize('output', ['softmax', pytest.param('sigmoid', marks=pytest.mark.slow)])
 def test_two_processes_end_with_one_report_and_the_one_process_findings(tmp_path, output):
     alone = train(0, 1, None, output, batch=64)  # the same steps as two processes of 32 rows each
     assert ('softmax_output' in alone) == (output == 'softmax') and (alone == []) == (output == 'sigmoid')

@@ -179,7 +179,7 @@ if __name__ == '__main__':
 '''
 
 
-@pytest.mark.parametrize('backend', ['jax', 'torch'])
+@pytest.mark.parametrize('backend', ['jax', pytest.param('torch', marks=pytest.mark.slow)])
 def test_a_trial_runs_its_workers_on_the_backend_in_use(tmp_path, backend):
     (tmp_path / 'trial_script.py').write_text(TRIAL)
     env = dict(os.environ, KERAS_BACKEND=backend, PYTHONPATH=str(ROOT))

@@ -145,7 +145,7 @@ if __name__ == '__main__':
 '''
 
 
-@pytest.mark.parametrize('output', ['softmax', 'sigmoid'])
+@pytest.mark.parametrize('output', ['softmax', pytest.param('sigmoid', marks=pytest.mark.slow)])
 def test_under_ddp_with_two_processes_it_ends_with_one_report_and_the_one_process_findings(tmp_path, output):
     alone = HealthCallback(X[:300], verbose=False)
     fit(Autoencoder(output), [alone], epochs=8, batch_size=64)  # the steps of two processes with 32 rows each

@@ -14,6 +14,11 @@ FRAMEWORKS = ('tensorflow', 'keras', 'torch', 'matplotlib', 'sklearn', 'data', '
               'autoencoder')
 
 
+# pip writes no bytecode into the test venvs: compiling torch's files took two thirds of its install (27 s against
+# 9 s, docs/speed.md), and what a test imports is compiled as it is imported, as anywhere bytecode is not written.
+PIP_INSTALL = ['-m', 'pip', 'install', '-q', '--no-compile']
+
+
 def run(args, **kwargs):
     proc = subprocess.run(args, capture_output=True, text=True, timeout=HANG, **kwargs)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
@@ -82,7 +87,7 @@ def test_pip_install_gives_aehealth_alone_and_the_torch_extra_works_without_tens
     env = {k: v for k, v in os.environ.items() if k not in ('PYTHONPATH', 'VIRTUAL_ENV')}
     site = run([python, '-c', 'import sysconfig; print(sysconfig.get_paths()["purelib"])'], env=env).strip()
     before = set(os.listdir(site))
-    run([python, '-m', 'pip', 'install', '-q', '.'], cwd=clone, env=env)
+    run([python, *PIP_INSTALL, '.'], cwd=clone, env=env)
     added = {name for name in set(os.listdir(site)) - before if not name.startswith(('numpy', '__pycache__'))}
     assert {name.split('-')[0] for name in added} == {'aehealth'} and 'aehealth' in added, added
     out = run([python, '-c', 'import sys, aehealth, aehealth.rules; print(aehealth.__version__, sorted({m.split(".")[0] '
@@ -92,7 +97,7 @@ def test_pip_install_gives_aehealth_alone_and_the_torch_extra_works_without_tens
                              text=True, timeout=HANG)
     assert missing.returncode == 1 and 'pip install "aehealth[keras]"' in missing.stderr.strip().splitlines()[-1]
     run([python, '-m', 'pip', 'uninstall', '-q', '-y', 'aehealth'], env=env)
-    run([python, '-m', 'pip', 'install', '-q', 'torch==2.13.0', f'aehealth[torch] @ git+file://localhost{clone}'], env=env)
+    run([python, *PIP_INSTALL, 'torch==2.13.0', f'aehealth[torch] @ git+file://localhost{clone}'], env=env)
     assert run([python, '-c', TORCH_SCRIPT], cwd=elsewhere, env=env).strip() == 'targets_out_of_range'
 
 
@@ -169,7 +174,7 @@ def test_each_extra_installs_in_a_fresh_venv_and_its_front_end_runs_there(tmp_pa
     venv.create(env_dir, with_pip=True)
     python = str(env_dir / 'bin' / 'python')
     env = {k: v for k, v in os.environ.items() if k not in ('PYTHONPATH', 'VIRTUAL_ENV', 'KERAS_BACKEND')}
-    run([python, '-m', 'pip', 'install', '-q', *pins, f'.[{extra}]'], cwd=clone, env=env)
+    run([python, *PIP_INSTALL, *pins, f'.[{extra}]'], cwd=clone, env=env)
     out = run([python, '-c', script], cwd=elsewhere, env=dict(env, **variables))
     lines = out.strip().splitlines()
     assert lines[-1] == last, out[-2000:]

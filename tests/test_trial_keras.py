@@ -312,6 +312,7 @@ def test_a_model_that_learns_gets_no_recommendation(pool):
     assert [c['change'] for c in report.changes] == [None]
 
 
+@pytest.mark.slow
 def test_the_numbers_are_the_same_for_any_jobs():
     args = dict(build=sgd_1e_2, x=X[:400], epochs=2, seeds=(0, 1), changes=['lr_x10'], verbose=False)
     one, two = trial(jobs=1, **args), trial(jobs=2, **args)
