@@ -169,10 +169,12 @@ def test_adam_takes_the_place_of_an_optimizer_of_another_family(pool):
 
 def test_when_no_single_change_learns_a_pair_of_them_that_touch_different_parts_does(pool):
     # four sigmoid layers each side, and targets in [-1, 1] under a sigmoid output: two causes, each change treats one
-    # (standardised targets left ReLU alone at 0.96x in Keras, too near the 0.95x line to hold on every machine)
-    report = trial(deep_sigmoid, X, X * 2 - 1, epochs=5, executor=pool, verbose=False)
+    # (standardised targets left ReLU alone at 0.96x in Keras, too near the 0.95x line to hold on every machine). The
+    # two changes named, not every suggested one and their pairs (test_trial.py's PyTorch test tries those)
+    report = trial(deep_sigmoid, X, X * 2 - 1, epochs=5, changes=['targets_in_range', 'relu_he'], executor=pool,
+                   verbose=False)
     singles = [c for c in report.changes if c['kind'] not in ('as it is', 'pair')]
-    assert {'relu_he', 'targets_in_range'} <= {c['change'] for c in singles}
+    assert {'relu_he', 'targets_in_range'} == {c['change'] for c in singles}
     assert not any(c['learns_in'] for c in singles), report.table()
     assert report.recommended == 'targets_in_range+relu_he', report.table()
     assert all(c['kind'] == 'pair' and CHANGES[a].kind != CHANGES[b].kind
