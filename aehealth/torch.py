@@ -742,8 +742,8 @@ def trial(build, x, loss_fn, *, optimizer=None, targets=None, epochs=5, batch_si
     core_trial.check_arguments(dict(build=build, loss_fn=loss_fn), dict(optimizer=optimizer, train=train),
                                dict(epochs=epochs, batch_size=batch_size, threads=threads), variants,
                                'makes your model')
-    common = dict(build=build, x=x, y=targets, loss_fn=loss_fn, optimizer=optimizer, train=train, epochs=epochs,
-                  batch_size=batch_size, threads=threads,
+    common = dict(build=build, x=x, y=targets, loss_fn=loss_fn, kl_weight=getattr(loss_fn, 'kl_weight', None),
+                  optimizer=optimizer, train=train, epochs=epochs, batch_size=batch_size, threads=threads,
                   settings=dict(framework='torch', epochs=epochs, batch_size=batch_size, rows=len(x), threads=threads,
                                 torch=torch.__version__))
     return core_trial.run('aehealth.trial_torch', common, changes, variants, seeds, jobs, executor, out, verbose,

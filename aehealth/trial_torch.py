@@ -176,14 +176,16 @@ def optimizer_change(name, model, optimizer):
 def run_one(task):
     """One run of a trial: the model built with the task's seed, its change made, trained with the monitor beside
     it; the run judged (aehealth.trial.judged)."""
-    # deepcopy returns a function itself: a KL change made to a function's kl_weight is undone, since the worker runs
-    # its next task with the same function
-    weight = getattr(task['loss_fn'], 'kl_weight', None)
+    # a function reaches a worker by name, with the kl_weight its module sets: the caller's is set again; and
+    # deepcopy returns a function itself, so a KL change made to it is undone before the worker's next task
+    loss_fn, weight = task['loss_fn'], getattr(task['loss_fn'], 'kl_weight', None)
     try:
+        if task.get('kl_weight') is not None:
+            loss_fn.kl_weight = task['kl_weight']
         return _run_one(task)
     finally:
         if weight is not None:
-            task['loss_fn'].kl_weight = weight
+            loss_fn.kl_weight = weight
 
 
 def _run_one(task):

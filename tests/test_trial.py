@@ -324,14 +324,17 @@ averaged_vae_loss.kl_weight = 1.0
 
 
 def test_kl_changes_to_a_function_s_kl_weight_stay_in_their_own_run(tmp_path, monkeypatch):
-    # a function is its own deepcopy, and one worker process runs every task here: each run must see its own weight
+    # a function is its own deepcopy, and one worker process runs every task here: each run must see its own weight;
+    # the weight the caller set, not the one the function's module sets, which is all a spawned worker imports
     monkeypatch.setenv('KL_WEIGHTS', str(tmp_path / 'kl.txt'))
+    monkeypatch.setattr(averaged_vae_loss, 'kl_weight', 0.5)
     from benchmarks.kl_warmup import VAE
     report = trial(VAE, X[:128], averaged_vae_loss, epochs=2, changes=['kl_div10', 'kl_warmup', 'kl_per_value'],
                    train=epoch_writing_the_kl_weight, jobs=1, verbose=False)
     assert [r['change'] for r in report.runs] == [None, 'kl_div10', 'kl_warmup', 'kl_per_value']
     weights = [float(w) for w in (tmp_path / 'kl.txt').read_text().split()]
-    assert weights == pytest.approx([1.0, 1.0, 0.1, 0.1, 0.0, 1.0, 1 / 784, 1 / 784], rel=1e-12)
+    assert weights == pytest.approx([0.5, 0.5, 0.05, 0.05, 0.0, 0.5, 0.5 / 784, 0.5 / 784], rel=1e-12)
+    assert averaged_vae_loss.kl_weight == 0.5
 
 
 def test_the_kl_weight_per_value_unsticks_a_vae_whose_reconstruction_is_averaged_over_the_pixels(pool):
