@@ -251,12 +251,14 @@ class Probe:
         """One line for a sample the model cannot take."""
         inputs = _inputs(self.model)
         stateful = [layer.name for layer in self.model._flatten_layers() if getattr(layer, 'stateful', False)]
-        if stateful and inputs:  # its state carries from one batch of a fixed size to the next
+        wanted = tuple(inputs[0].shape[1:]) if inputs else None
+        if stateful and len(wanted or ()) == len(sample.shape[1:]) and all(
+                a in (None, b) for a, b in zip(wanted, sample.shape[1:])):  # rows it takes: the fixed batch failed
             return UsageError(f'{stateful[0]} is a stateful RNN, whose state carries from batch to batch, which '
                               f'aehealth cannot measure without changing it: check a stateless copy (stateful=False, '
-                              f'keras.Input(shape={tuple(inputs[0].shape[1:])}), set_weights(model.get_weights())) '
+                              f'keras.Input(shape={wanted}), set_weights(model.get_weights())) '
                               f'with preflight or postmortem')
-        return core.fit_error(sample.shape[1:], tuple(inputs[0].shape[1:]) if inputs else None, error)
+        return core.fit_error(sample.shape[1:], wanted, error)
 
     def _discover(self, x, t, forward):
         """Run the model once, eagerly, recording every leaf: the records (what ran, and what the reconstruction

@@ -512,6 +512,9 @@ def test_a_stateful_rnn_gets_one_line_and_its_stateless_copy_is_checked():
     with pytest.raises(UsageError) as error:
         preflight(model, WAVES[:64], verbose=False)
     assert 'is a stateful RNN' in str(error.value) and '\n' not in str(error.value)
+    with pytest.raises(UsageError) as error:  # rows it cannot take: a stateless copy would not take them either
+        preflight(model, WAVES[:64].reshape(64, 12, 2), verbose=False)
+    assert 'have shape (12, 2) but the model takes (24, 1)' in str(error.value), error.value
     copy = made(False)  # the fix as the line gives it
     copy.set_weights(model.get_weights())
     copy.compile(optimizer='adam', loss='mse')
