@@ -2,13 +2,15 @@
 `kl_weight` times the KL term) on the committed MNIST subset, tried as it is, with `kl_warmup` and with `kl_div10`,
 for each KL weight given; `--autoregressive`: its decoder also sees the pixels before each pixel (a MADE, the strong
 decoder the warm-up is known to help), on binarised pixels under binary cross-entropy; `--rows`: a decoder that draws
-the image row by row (a GRU given the code and the rows above), as a sentence VAE draws words. docs/aehealth.md
-("Prove the fix: trial") reports what this printed.
+the image row by row (a GRU given the code and the rows above), as a sentence VAE draws words; `--sgd LR`: every
+run trained with plain SGD (momentum 0.9) at that rate, not Adam. docs/aehealth.md ("Prove the fix: trial") reports
+what this printed.
 
     python benchmarks/kl_warmup.py --epochs 5 2 5 10 20
     python benchmarks/kl_warmup.py --epochs 20 1 3 4 4.5 5 6
     python benchmarks/kl_warmup.py --epochs 10 --autoregressive 1 3
     python benchmarks/kl_warmup.py --epochs 20 --rows 1 5 20
+    python benchmarks/kl_warmup.py --epochs 20 --sgd 1e-2 --seeds 3 5 6 7
 """
 import argparse
 import sys
@@ -106,6 +108,9 @@ def main():
     p.add_argument('--autoregressive', action='store_true', help='a decoder that also sees the pixels before each one')
     p.add_argument('--rows', action='store_true', help='a GRU decoder that draws each row from the code and the rows '
                                                        'above')
+    p.add_argument('--sgd', type=float, default=None, metavar='LR',
+                   help='train with plain SGD (momentum 0.9) at this learning rate, not Adam 1e-3')
+    p.add_argument('--seeds', type=int, default=1, help='seeds per run')
     args = p.parse_args()
     with np.load(ROOT / 'tests' / 'data' / 'mnist_subset.npz') as f:
         x = f['x_train'].reshape(-1, 784).astype('float32') / 255
@@ -113,9 +118,10 @@ def main():
     if args.autoregressive or args.rows:
         x = (x > 0.5).astype('float32')
     for weight in args.weights:
-        report = trial(build, x, VAELoss(weight, loss), epochs=args.epochs, changes=['kl_warmup', 'kl_div10'], jobs=2,
-                       verbose=False)
-        said = [f"{r['change'] or 'as it is'}: {'learns' if r['learns'] else 'stuck'} {r['final_ratio']:.3f}x "
+        optimizer = None if args.sgd is None else (lambda params: torch.optim.SGD(params, args.sgd, momentum=0.9))
+        report = trial(build, x, VAELoss(weight, loss), optimizer=optimizer, epochs=args.epochs,
+                       changes=['kl_warmup', 'kl_div10'], seeds=range(args.seeds), jobs=2, verbose=False)
+        said = [f"{r['change'] or 'as it is'} ({r['seed']}): {'learns' if r['learns'] else 'stuck'} {r['final_ratio'] if r['final_ratio'] is None else round(r['final_ratio'], 3)}x "
                 f"[{', '.join(f['rule'] for f in r['findings'] if f['level'] == 'failure') or '-'}]"
                 for r in report.runs]
         print(f'KL weight {weight:g}, {args.epochs} epochs: ' + '; '.join(said), flush=True)
