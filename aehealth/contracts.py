@@ -7,7 +7,7 @@ framework's model into `LayerRecord`s and `Chunk`s; the core (aehealth.network, 
 else.
 """
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional, Protocol, Sequence, TypedDict
+from typing import Any, Callable, List, Mapping, Optional, Protocol, Sequence, TypedDict
 
 import numpy as np
 
@@ -76,6 +76,7 @@ class Baselines(TypedDict, total=False):
     floor: float               # the targets against themselves: the loss's minimum on these targets
     name: str                  # what the mean target is called in findings (default 'the mean input')
     around: 'LossAround'       # the loss near the targets, for what kind of error it is (rules.error_kind)
+    scaled: List[float]        # the loss at outputs rules.SCALES times the targets (first chunk), for loss_unbounded
 
 
 class LossAround(TypedDict):

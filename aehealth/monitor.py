@@ -301,6 +301,12 @@ class Session:
                     around = None
                 if around is not None:
                     base['around'] = around
+                try:
+                    scaled = loss_scaled(p.loss_of(self.targets), self.dense, p.chunk)
+                except Exception:  # a loss that refuses outputs past the targets' range (BCELoss beyond 1)
+                    scaled = None
+                if scaled is not None:
+                    base['scaled'] = scaled
             self.fixed = data, base
         return self.record.metrics(p.net, *self.fixed, epochs_done, nonfinite, end_measured)
 
@@ -534,6 +540,14 @@ def loss_around(loss_of, dense, to_output=None, chunk=1000):
         return None
     return {'step': step, **at, 'spread_squared': float(((t - mean) ** 2).mean()),
             'spread_absolute': float(np.abs(t - mean).mean())}
+
+
+def loss_scaled(loss_of, dense, chunk=1000):
+    """The loss on the sample's first chunk at outputs rules.SCALES times the targets, as the targets are (no logits
+    made of them), for the unbounded-loss rule; None where it is not finite."""
+    t = np.asarray(dense[:chunk], np.float32)
+    values = [float(loss_of(slice(0, len(t)), np.ascontiguousarray(k * t))) for k in rules.SCALES]
+    return values if all(math.isfinite(v) for v in values) else None
 
 
 def logit(p):

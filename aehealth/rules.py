@@ -50,6 +50,7 @@ AROUND_TOLERANCE = 0.02   # squared errors in float32 miss by under 1e-6; a cros
 # Losses that take probabilities (unless on logits): Keras clips what it is given, PyTorch refuses values outside [0, 1]
 PROBABILITY_LOSSES = ('binarycrossentropy', 'binaryfocalcrossentropy', 'bceloss')  # in names lowered, without '_'
 PROBABILITIES = ('sigmoid', 'softmax', 'hard_sigmoid', 'logits')  # outputs such a loss takes as they are
+SCALES = (1.0, 10.0, 100.0)  # the loss at outputs 1, 10 and 100 times the targets: a reconstruction loss rises
 CLIP = 1e-7               # Keras' epsilon: such a loss clips its input to [1e-7, 1 - 1e-7], with no gradient outside
 
 # "blocker": the set-up cannot fit the data, whatever training does; "outcome": the run is stuck; "cause": why;
@@ -401,6 +402,31 @@ def loss_undefined(ctx):
                 'on the trained model' if snap.get('epoch') is None else f'after epoch {snap["epoch"]}')
             return (f'loss undefined: the loss is {loss} {when} while its outputs (root mean square {out:.2g}), the '
                     f'inputs and the targets are finite: the loss is not defined at some output the model gives')
+
+
+@rule('loss_unbounded', 'blocker', 'loss falls without bound',
+      'the loss falls below 0 as the outputs grow to 10x and 100x the targets',
+      f'the loss at outputs {SCALES[1]:g} and {SCALES[2]:g} times the targets (`SCALES`) lower than at the targets and '
+      f'lower again, and under 0, where the output activation can produce them',
+      'exact: a reconstruction loss is lowest where the outputs equal the targets and rises away from them; one that '
+      'falls without bound as the outputs grow (a loss given its arguments in the wrong order, or the wrong sign) '
+      'trains the outputs away from the targets, for ever',
+      {'keras': 'a Keras loss is called as loss(y_true, y_pred), the targets first: pass them to yours in that order, '
+                'and make it lowest where the outputs equal the targets',
+       'torch': 'call the loss with the model\'s output first and the targets second, loss_fn(output, targets) (as '
+                'F.binary_cross_entropy_with_logits(logits, targets)), and make it lowest where they are equal'})
+def loss_unbounded(ctx):
+    scaled, data = (ctx.m.get('baselines') or {}).get('scaled'), ctx.data or {}
+    act = _output_activation(ctx)
+    lo, hi = (-math.inf, 0.0) if act == 'log_softmax' else RANGES.get(act, (-math.inf, math.inf))
+    if not scaled or not all(isinstance(data.get(k), (int, float)) for k in ('target_min', 'target_max')):
+        return None
+    reachable = all(lo <= SCALES[-1] * data[k] <= hi for k in ('target_min', 'target_max'))
+    at, ten, hundred = scaled
+    if reachable and at > ten > hundred and hundred < 0 and not math.isclose(at, hundred, rel_tol=1e-6):
+        return (f'loss falls without bound: the loss on the sample is {at:.4g} at the targets, {ten:.4g} at outputs '
+                f'{SCALES[1]:g} times them and {hundred:.4g} at {SCALES[2]:g} times: training drives the outputs away '
+                f'from the targets, and the loss below any reconstruction\'s')
 
 
 @rule('shape_mismatch', 'blocker', 'shapes broadcast',

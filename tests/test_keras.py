@@ -170,6 +170,25 @@ def preflight_of(model, x, loss='binary_crossentropy', **kw):
     return [(f['rule'], f['level']) for f in preflight(model, x, verbose=False, **kw)]
 
 
+def swapped_cross_entropy(y_true, y_pred):
+    """A loss written as if Keras passed the output first: the targets become the logits, the output the labels."""
+    return keras.losses.binary_crossentropy(y_pred, y_true, from_logits=True)
+
+
+def test_a_loss_given_its_arguments_in_the_wrong_order_is_a_blocker_and_in_order_the_model_learns():
+    # linear in the output, the swapped loss falls without bound as the outputs grow; the fix as the finding says it
+    def made(loss):
+        model = seeded(lambda: keras.Sequential([keras.Input((784,)), L.Dense(64, activation='relu'), L.Dense(784)]))
+        model.compile(optimizer='adam', loss=loss)
+        return model
+    broken = run(made(swapped_cross_entropy), X, X, 2, 64)
+    assert broken['preflight'] == ['loss_unbounded'] and 'loss_unbounded' in broken['failures'], broken
+    assert broken['end']['loss'] < 0
+    fixed = run(made(keras.losses.BinaryCrossentropy(from_logits=True)), X, X, 10, 64)
+    assert fixed['preflight'] == [] and fixed['failures'] == [], fixed
+    assert 'loss_unbounded' not in fixed['warnings']
+
+
 def test_initial_weights_off_scale_and_shapes_that_broadcast_are_named_before_training():
     def dense(init):
         return keras.Sequential([keras.Input((784,))] + [L.Dense(n, activation='relu', kernel_initializer=init)

@@ -302,6 +302,52 @@ def test_shapes_that_broadcast_are_a_blocker_and_their_fix_is_clean():
     assert not named(fixed, 'failure')
 
 
+class Logits(nn.Module):
+    """A dense autoencoder with a linear output, for a loss on its logits."""
+
+    def __init__(self):
+        super().__init__()
+        self.encoder = nn.Sequential(nn.Linear(784, 64), nn.ReLU())
+        self.decoder = nn.Linear(64, 784)
+
+    def forward(self, x):
+        return self.decoder(self.encoder(x))
+
+
+def test_a_loss_given_its_arguments_in_the_wrong_order_is_a_blocker_and_in_order_the_model_learns():
+    # autonomousvision/sledge#4: the targets passed as the logits, the logits as the targets: linear in the output,
+    # the loss falls without bound as the outputs grow; the fix as the finding prints it, then trained
+    def swapped(out, x):
+        return F.binary_cross_entropy_with_logits(x, out)
+    torch.manual_seed(0)
+    broken = preflight(Logits(), X[:300], swapped, verbose=False)
+    assert named(broken, 'failure') == ['loss_unbounded'], broken
+    assert 'loss_fn(output, targets)' in broken[0]['fix']
+    _, monitor = fit(Logits(), X, swapped, 2)
+    assert 'loss_unbounded' in named(monitor.findings, 'failure') and monitor.metrics['final_loss'] < 0
+    torch.manual_seed(0)
+    _, monitor = fit(Logits(), X, nn.BCEWithLogitsLoss(), 10)  # F.binary_cross_entropy_with_logits(logits, targets)
+    assert not named(monitor.findings, 'failure'), monitor.findings
+    m = monitor.metrics
+    assert (m['final_loss'] - m['baselines']['floor']) < 0.9 * (m['baselines']['mean_input'] - m['baselines']['floor'])
+
+
+def test_a_loss_that_falls_as_outputs_grow_is_not_named_where_the_output_cannot_grow():
+    # a sigmoid cannot reach 100x the targets, and log-probabilities under F.kl_div never pass 0: their losses rise
+    class LogSoftmax(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(784, 784)
+
+        def forward(self, x):
+            return F.log_softmax(self.fc(x), dim=1)
+    rows = X[:300] / X[:300].sum(1, keepdims=True)  # each image as a distribution over its pixels
+    kl = preflight(LogSoftmax(), rows, lambda out, t: F.kl_div(out, t, reduction='batchmean'), verbose=False)
+    assert 'loss_unbounded' not in named(kl), kl
+    bounded = preflight(Dense(), X[:300], lambda out, x: F.binary_cross_entropy_with_logits(x, out), verbose=False)
+    assert 'loss_unbounded' not in named(bounded), bounded
+
+
 def test_functional_style_names_its_causes_without_a_false_one():
     raw = preflight(Dense(), X[:300] * 255, nn.MSELoss(), verbose=False)
     assert named(raw, 'failure') == ['targets_out_of_range', 'inputs_not_scaled']
