@@ -19,7 +19,7 @@ from cases import common  # noqa: E402
 CASES = ['keras_3642', 'so_52441877', 'mikesj_pr9', 'so_44601367', 'cv_245448', 'libsdae_3', 'cv_269718', 'question',
          'keras_3373', 'tf_39432', 'keras_10753', 'keras_14564', 'control_kerasio_conv', 'control_cv_441750',
          'torch_atomai_85', 'torch_carla_155', 'torch_semisup_9', 'torch_conet_3', 'torch_vae_3', 'torch_beginner_38',
-         'torch_control_examples_vae', 'torch_control_conv', 'keras_frozen_decoder', 'torch_zero_grad',
+         'torch_sledge_4', 'torch_control_examples_vae', 'torch_control_conv', 'keras_frozen_decoder', 'torch_zero_grad',
          'torch_optimizer_rebuilt', 'torch_item_loss', 'torch_scheduler_gamma0', 'torch_batchnorm_eval',
          'torch_control_accumulation', 'torch_control_frozen_encoder', 'lightning_vae_gamma0', 'lightning_control_vae',
          'jax_keras_3642', 'jax_control_kerasio_conv']
