@@ -189,6 +189,21 @@ def test_a_loss_given_its_arguments_in_the_wrong_order_is_a_blocker_and_in_order
     assert 'loss_unbounded' not in fixed['warnings']
 
 
+def test_a_loss_on_logits_that_its_name_does_not_tell_gets_the_baselines_of_one_that_does():
+    from aehealth.keras import postmortem
+
+    def own(y_true, y_pred):
+        return keras.losses.binary_crossentropy(y_true, y_pred, from_logits=True)
+    model = seeded(lambda: keras.Sequential([keras.Input((784,)), L.Dense(64, activation='relu'), L.Dense(784)]))
+    found = {}
+    for name, loss in (('told', keras.losses.BinaryCrossentropy(from_logits=True)), ('own', own), ('squared', 'mse')):
+        model.compile(optimizer='adam', loss=loss)
+        found[name] = postmortem(model, X[:300], verbose=False)['baselines']
+    assert found['own']['floor'] == pytest.approx(found['told']['floor'], rel=1e-5)
+    assert found['own']['mean_input'] == pytest.approx(found['told']['mean_input'], rel=1e-5)
+    assert 0 < found['told']['floor'] < found['told']['mean_input'] and found['squared']['floor'] == 0
+
+
 def test_initial_weights_off_scale_and_shapes_that_broadcast_are_named_before_training():
     def dense(init):
         return keras.Sequential([keras.Input((784,))] + [L.Dense(n, activation='relu', kernel_initializer=init)

@@ -332,6 +332,18 @@ def test_a_loss_given_its_arguments_in_the_wrong_order_is_a_blocker_and_in_order
     assert (m['final_loss'] - m['baselines']['floor']) < 0.9 * (m['baselines']['mean_input'] - m['baselines']['floor'])
 
 
+def test_a_loss_on_logits_that_its_name_does_not_tell_gets_the_baselines_of_one_that_does():
+    # the mean target's loss and the loss's minimum are taken on the targets' logits, so a ratio means the same
+    model = Logits()
+    told = postmortem(model, X[:300], nn.BCEWithLogitsLoss(), verbose=False)['baselines']
+    own = postmortem(model, X[:300], lambda out, x: F.binary_cross_entropy_with_logits(out, x), verbose=False)
+    assert own['baselines']['floor'] == pytest.approx(told['floor'], rel=1e-5)
+    assert own['baselines']['mean_input'] == pytest.approx(told['mean_input'], rel=1e-5)
+    assert 0 < told['floor'] < told['mean_input']
+    squared = postmortem(model, X[:300], lambda out, x: ((out - x) ** 2).mean(), verbose=False)['baselines']
+    assert squared['floor'] == 0
+
+
 def test_a_loss_that_falls_as_outputs_grow_is_not_named_where_the_output_cannot_grow():
     # a sigmoid cannot reach 100x the targets, and log-probabilities under F.kl_div never pass 0: their losses rise
     class LogSoftmax(nn.Module):
