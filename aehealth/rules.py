@@ -414,7 +414,8 @@ def loss_undefined(ctx):
       {'keras': 'a Keras loss is called as loss(y_true, y_pred), the targets first: pass them to yours in that order, '
                 'and make it lowest where the outputs equal the targets',
        'torch': 'call the loss with the model\'s output first and the targets second, loss_fn(output, targets) (as '
-                'F.binary_cross_entropy_with_logits(logits, targets)), and make it lowest where they are equal'})
+                'F.binary_cross_entropy_with_logits(logits, targets)), and make it lowest where they are equal'},
+      changes=('loss_swapped',))
 def loss_unbounded(ctx):
     scaled, data = (ctx.m.get('baselines') or {}).get('scaled'), ctx.data or {}
     act = _output_activation(ctx)

@@ -46,6 +46,7 @@ CHANGES = {c.name: c for c in (
     Change('lr_x10', 'optimizer', 'the learning rate multiplied by 10'),
     Change('adam', 'optimizer', 'Adam (learning rate 1e-3) in place of the optimizer'),
     Change('bce', 'loss', 'binary cross-entropy (on the logits in PyTorch)'),
+    Change('loss_swapped', 'loss', 'the loss given its two arguments the other way round'),
     Change('kl_warmup', 'loss', 'the KL weight warmed up from 0 over the first half of the epochs'),
     Change('kl_div10', 'loss', 'the KL weight divided by 10'),
     Change('kl_per_value', 'loss', 'the KL weight divided by the values in each target, as if the reconstruction loss '

@@ -130,6 +130,16 @@ def model_change(name, model, x, y):
         model.compile(optimizer=_fresh_optimizer(model),
                       loss=keras.losses.BinaryCrossentropy(from_logits=act == 'linear'))
         return model
+    if name == 'loss_swapped':
+        given = keras.losses.get(model.loss) if isinstance(model.loss, str) else model.loss
+        if not callable(given):
+            raise NotApplicable('the model is compiled with no one loss function (several outputs\' losses, or none '
+                                'and a train_step of its own): put the arguments of the loss in order in your code')
+
+        def swapped(y_true, y_pred):
+            return given(y_pred, y_true)
+        model.compile(optimizer=_fresh_optimizer(model), loss=swapped)
+        return model
     if name == 'he_init':
         def edit(layer, config):
             for key, wanted in (('kernel_initializer', ('he_normal', 'HeNormal')), ('bias_initializer',

@@ -46,6 +46,16 @@ class Reshaped(nn.Module):
         return out.reshape((len(out),) + self.rows)
 
 
+class Swapped:
+    """A loss called with its two arguments the other way round: loss_fn(targets, output)."""
+
+    def __init__(self, loss_fn):
+        self.loss_fn = loss_fn
+
+    def __call__(self, output, targets):
+        return self.loss_fn(targets, output)
+
+
 def plain_epoch(model, optimizer, loss_fn, x, targets, batch_size):
     """One epoch of the tutorials' loop: shuffled batches, zero_grad, backward, step; the last batch's loss."""
     model.train()
@@ -139,6 +149,11 @@ def model_change(name, model, loss_fn, x, y):
         elif act != 'linear':
             raise NotApplicable(f'the output is {act}: binary cross-entropy on logits needs a sigmoid or linear output')
         return model, nn.BCEWithLogitsLoss()
+    if name == 'loss_swapped':
+        if not tensor_out:
+            raise NotApplicable('the model returns several values, which your loss takes apart: put the arguments of '
+                                'the loss inside it in order (the output first, then the targets)')
+        return model, Swapped(loss_fn)
     if name == 'reinit':
         for m in model.modules():
             if hasattr(m, 'reset_parameters') and m is not model:

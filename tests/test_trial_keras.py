@@ -117,6 +117,19 @@ def vae(kl_weight=2.0):
     return model
 
 
+def swapped_logits():
+    """A linear output under a loss written as if Keras passed the output first (the targets become the logits)."""
+    import keras
+    model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(256, 'relu'), keras.layers.Dense(784)])
+    model.compile(optimizer='adam', loss=swapped_cross_entropy)
+    return model
+
+
+def swapped_cross_entropy(y_true, y_pred):
+    import keras
+    return keras.losses.binary_crossentropy(y_pred, y_true, from_logits=True)
+
+
 STUCK = {
     'scale_inputs': ('pixels in 0..255', dict(build=plain, x=RAW)),
     'targets_in_range': ('standardised targets under a sigmoid', dict(build=plain, x=X, y=(X - X.mean()) / X.std())),
@@ -127,6 +140,7 @@ STUCK = {
     'reinit': ('weights drawn with standard deviation 3', dict(build=initialised_std_3, x=X)),
     'lr_div10': ('plain SGD at 3000', dict(build=sgd_3000, x=X)),
     'reshape_output': ('an output with an extra axis', dict(build=extra_axis, x=X)),
+    'loss_swapped': ('cross-entropy on logits given the targets as the logits', dict(build=swapped_logits, x=X)),
     # tried alone: with every suggested change, one that touches less (or another model change) would be chosen
     'leaky_relu': ('every ReLU dead from the start', dict(build=dead_relu, x=X, changes=['leaky_relu'])),
     'bce': ('plain SGD at 1 under MSE, on the plateau after 8 epochs', dict(build=sgd_1, x=X, epochs=8, changes=['bce'])),
