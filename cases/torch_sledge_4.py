@@ -5,11 +5,12 @@ gt_raster.data, pred_raster.data)`, the targets passed as the logits and the dec
 the KL term (`-0.5 * mean(1 + log_var - mu**2 - exp(log_var))`, weight 0.1 in VAEConfig). The reporter read it in
 the code; the maintainer: "you're right. We accidentally introduced the bug during refactoring", fixed in 345a0c3 by
 putting the arguments in order. The model, scaled down: the released encoder is a ResNet-50 over 12 raster channels
-of 256x256, here four strided convolutions over 2 channels of 16x16; the decoder is the released RasterDecoder's
-shape (ConvTranspose2d k4 s2 + BatchNorm2d + ReLU stages, a final 3x3 convolution with no activation: logits), from
-a latent of 16 channels at 1x1. The data: synthetic occupancy rasters in {0, 1} (a road line and a few boxes per
-image; the nuPlan rasters are not available here, and the released channels' value ranges were not checked). Adam
-1e-3 (not given in the report), batch 64, 10 epochs of 600 rasters.
+of 256x256 down to a latent map 32 times smaller, here three strided convolutions over 2 channels of 16x16; the
+decoder is the released RasterDecoder's shape (ConvTranspose2d k4 s2 + BatchNorm2d + ReLU stages, a final 3x3
+convolution with no activation: logits), from a latent map of 16 channels at 2x2. The data: synthetic occupancy
+rasters in {0, 1} (a road line and a few boxes per image; the nuPlan rasters are not available here, and the
+released channels' value ranges were not checked). Adam 1e-3 (not given in the report), batch 64, 10 epochs of 600
+rasters.
 """
 import numpy as np
 import torch
@@ -50,13 +51,12 @@ class RasterVAE(nn.Module):
     def __init__(self, latent_channel=16):
         super().__init__()
         self.encoder = nn.Sequential(nn.Conv2d(2, 32, 4, 2, 1), nn.ReLU(), nn.Conv2d(32, 64, 4, 2, 1), nn.ReLU(),
-                                     nn.Conv2d(64, 64, 4, 2, 1), nn.ReLU(), nn.Conv2d(64, 64, 4, 2, 1), nn.ReLU())
+                                     nn.Conv2d(64, 64, 4, 2, 1), nn.ReLU())
         self.mu, self.log_var = nn.Conv2d(64, latent_channel, 1), nn.Conv2d(64, latent_channel, 1)
         self.decoder = nn.Sequential(
             nn.ConvTranspose2d(latent_channel, 64, 4, 2, 1), nn.BatchNorm2d(64), nn.ReLU(),
             nn.ConvTranspose2d(64, 32, 4, 2, 1), nn.BatchNorm2d(32), nn.ReLU(),
             nn.ConvTranspose2d(32, 16, 4, 2, 1), nn.BatchNorm2d(16), nn.ReLU(),
-            nn.ConvTranspose2d(16, 16, 4, 2, 1), nn.BatchNorm2d(16), nn.ReLU(),
             nn.Conv2d(16, 2, 3, 1, 1))
 
     def forward(self, x):
