@@ -267,7 +267,8 @@ def test_a_model_that_learns_gets_no_recommendation_and_no_suggested_change(pool
     report = run(pool, build=plain, x=X)
     assert report.runs[0]['learns'] and report.recommended is None
     assert [c['change'] for c in report.changes] == [None]  # no failure, nothing suggested
-    every = run(pool, build=plain, x=X, changes=['lr_div10', 'relu_he', 'output_linear', 'reinit', 'he_init'])
+    every = run(pool, build=plain, x=X, changes=['lr_div10', 'relu_he', 'output_linear', 'reinit', 'he_init',
+                                              'loss_swapped'])
     assert every.recommended is None, every.table()  # it learns as it is: no change is needed
 
 
