@@ -178,6 +178,9 @@ def fmt(value, times=True):
 
 if __name__ == '__main__':
     args = sys.argv[1:]
+    if set(args) & {'-h', '--help'}:
+        print(__doc__)
+        sys.exit(0)
     if args in (['--table'], ['--doc']):
         results = json.loads((HERE / 'results.json').read_text())
         print(summary(results) if args == ['--table'] else doc(results))
@@ -187,6 +190,10 @@ if __name__ == '__main__':
         if option in args:
             options[option] = Path(args[args.index(option) + 1])
             del args[args.index(option):args.index(option) + 2]
+    unknown = [a for a in args if a not in CASES]
+    if unknown:
+        print(f'run.py: no case named {", ".join(unknown)}; the cases: {", ".join(CASES)}', file=sys.stderr)
+        sys.exit(2)
     out = options.get('--out', HERE / 'results.json' if not args else None)
     results = main(args or CASES, options.get('--save'))
     if out:

@@ -160,6 +160,14 @@ if __name__ == '__main__':
     if args == ['--doc']:
         print(doc(json.loads((HERE / 'trials.json').read_text())))
         sys.exit(0)
+    if set(args) & {'-h', '--help'}:
+        print(__doc__)
+        sys.exit(0)
+    unknown = [a for a in args if a not in DOCUMENTED]
+    if unknown:
+        print(f'trials.py: no case with a documented cause named {", ".join(unknown)}; the cases: '
+              f'{", ".join(DOCUMENTED)}', file=sys.stderr)
+        sys.exit(2)
     names = args or [n for n in run.CASES if n in DOCUMENTED]
     results = main(names)
     if not args:
