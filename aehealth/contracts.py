@@ -133,7 +133,9 @@ class Metrics(TypedDict, total=False):
 
 class Loop(TypedDict, total=False):
     """What a front-end saw of the training loop itself (each field only where the framework lets it see)."""
-    carried: dict              # gradients carried over between steps: {'step': the step, 'share': of the gradient}
+    compared: list             # each watched step's applied gradient against its own backward's ('cleared') and
+    #                            against that plus the step before's ('carried'), as distances over its norm, with
+    #                            'step' and the step before's 'share' of it (rules.gradients_carried judges)
     optimizer: dict            # {'held': trainable weights the optimizer holds, 'trainable': the model's, 'missing': [names]}
     no_gradient: list          # names of every trainable weight that a step found with no gradient (all of them fired)
     still: list                # kernels a step left exactly where they were although their gradient was not 0
@@ -142,7 +144,7 @@ class Loop(TypedDict, total=False):
     train_mode_loss: float     # the loss on the sample with the model in training mode (BatchNorm, Dropout)
 
 
-METRICS_VERSION = 2  # health.json's structure: 2 added this field and `loop` (everything else as in 1)
+METRICS_VERSION = 3  # health.json's structure: 2 added this field and `loop`; 3 `loop.compared` for `carried`
 
 # ---------------------------------------------------------------- what a front-end supplies
 

@@ -33,6 +33,7 @@ PINNED_DISTANCE = 0.25    # ...a target "away from a limit" by a quarter of the 
 INIT_FACTOR = 4.0         # an initial weight scale over 4x the larger of Glorot's and He's, or under 1/4 of the smaller
 FADED_SPREAD = 1e-3       # untrained, the last hidden layer spreads under 0.1% of its scale: healthy ones 0.028 at least
 FADE_DEPTH = 4            # over at least 4 hidden layers: a fade, not one layer that loses the input
+CARRY_EXACT = 1e-4        # an applied gradient equal to a sum of gradients (measured: equal to 3e-08 of its norm)
 LR_DECAYED = 1e-3         # a learning rate brought to under 1/1000 of where it started: near 0 for any optimizer
 MIN_ROWS = 8              # spreads from fewer rows are off by over 27% (1/sqrt(2(n-1))): a sample needs at least 8
 FEW_ROWS = 100            # under 100 rows "99% of the sample" means every row: said in a note
@@ -554,13 +555,15 @@ LOOP_RULES = ('gradients_carried', 'no_gradient', 'learning_rate_scheduled_to_ze
 
 @rule('gradients_carried', 'cause', 'gradients carried over',
       'each step\'s gradient still holds the steps\' before (no zero_grad() between steps)',
-      'exact: the gradient a step applies equals the one its backward passes made plus the gradient of the step '
-      'before', 'a fact of the loop, not a threshold; several backward passes between two steps (accumulation) are '
-      'summed by design and do not fire',
+      f'exact: the gradient a step applies equals the one its backward passes made plus the gradient of the step '
+      f'before, to {CARRY_EXACT:g} of its norm (`CARRY_EXACT`), and differs from its own backward\'s by more',
+      'a fact of the loop, not a threshold: in tests/test_loop.py\'s loop without zero_grad() the applied gradient '
+      'matched that sum to 3e-08 of its norm and missed its own backward\'s by 0.51 or more; several backward passes '
+      'between two steps (accumulation) are summed by design, match their own exactly, and do not fire',
       {'torch': 'call optimizer.zero_grad() before each backward() (or right after each optimizer.step())',
        'default': 'clear the gradients before each step'})
 def gradients_carried(ctx):
-    carried = _loop(ctx).get('carried')
+    carried = next((c for c in _loop(ctx).get('compared') or [] if c['carried'] < CARRY_EXACT < c['cleared']), None)
     if carried:
         return (f'gradients carried over: the gradient step {carried["step"]} applied is the one its own backward made '
                 f'plus the step before\'s ({carried["share"]:.0%} of it came from earlier steps): gradients pile up')

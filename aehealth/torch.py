@@ -542,10 +542,10 @@ class Probe:
 
 
 class LoopWatch:
-    """What the loop does around the optimizer's steps, found exactly: the optimizer's parameters against the
-    model's, a step that finds no gradient, gradients that carry over from one step to the next (each step's applied
-    gradient against what its own backward passes made, read with tensor hooks between the first step of a checked
-    epoch and the next), and the learning rate with what set it. It reads gradients and never writes one."""
+    """What the loop does around the optimizer's steps: the optimizer's parameters against the model's, a step that
+    finds no gradient, each watched step's applied gradient against what its own backward passes made and against
+    that plus the step before's (read with tensor hooks between the first step of a checked epoch and the next; the
+    core judges which it is), and the learning rate with what set it. It reads gradients and never writes one."""
 
     def __init__(self, model, optimizer, loop):
         self.optimizer, self.loop = optimizer, loop
@@ -591,9 +591,9 @@ class LoopWatch:
             return
         g, i, b = (torch.cat([t.reshape(-1).double() for t in ts]) for ts in zip(*pairs))
         scale = float(g.norm()) or 1.0
-        cleared, carried = float((g - i).norm()) / scale, float((g - i - b).norm()) / scale
-        if carried < 1e-4 < cleared:
-            self.loop.setdefault('carried', dict(step=self.steps, share=float(b.norm() / g.norm())))  # the first
+        self.loop.setdefault('compared', []).append(dict(
+            step=self.steps, cleared=float((g - i).norm()) / scale, carried=float((g - i - b).norm()) / scale,
+            share=float(b.norm()) / scale))
 
     def learning_rate(self):
         """{'start', 'now', 'by'}: the rate now, and what set it (a scheduler found beside the optimizer)."""

@@ -493,7 +493,7 @@ def test_the_monitor_changes_no_number_of_the_training_and_writes_its_folder(tmp
     assert fit([monitor]) == fit([])
     assert [h['epoch'] for h in monitor.health] == [0, 1, 2, 3]
     saved = json.loads((tmp_path / 'mine' / 'health.json').read_text())
-    assert saved['findings'] == monitor.findings and saved['epochs_done'] == 3 and saved['version'] == 2
+    assert saved['findings'] == monitor.findings and saved['epochs_done'] == 3 and saved['version'] == 3
     assert (tmp_path / 'mine' / 'health.png').stat().st_size > 20000
     assert list((tmp_path / 'mine' / 'tensorboard').glob('events.out.tfevents.*'))
 

@@ -104,8 +104,10 @@ def test_each_mistake_of_the_loop_is_named_with_its_fix(runs, mistake):
 
 def test_the_fixes_printed_applied_make_the_run_learn(runs):
     # zero_grad(), an optimizer of this model's parameters, backward() on the model's own loss: the plain loop
-    assert failures(runs['plain'].findings) == [] and runs['plain'].metrics['loop'] == {
-        'learning_rate': {'start': 1e-3, 'now': 1e-3, 'by': "the learning rate's setter"}}
+    loop = runs['plain'].metrics['loop']
+    assert failures(runs['plain'].findings) == [] and sorted(loop) == ['compared', 'learning_rate'], loop
+    assert loop['learning_rate'] == {'start': 1e-3, 'now': 1e-3, 'by': "the learning rate's setter"}
+    assert loop['compared'] and all(c['cleared'] == 0 and c['carried'] > 0.5 for c in loop['compared']), loop
     # the scheduler stepped once per epoch; a gamma that is not 0
     assert failures(runs['steplr_every_epoch'].findings) == [] and failures(runs['gamma_0.95'].findings) == []
     fix = next(f['fix'] for f in runs['gamma_0'].findings if f['rule'] == 'learning_rate_scheduled_to_zero')
@@ -134,7 +136,9 @@ def test_batchnorm_statistics_recomputed_as_the_fix_says_make_the_model_learn_in
 
 def test_gradient_accumulation_on_purpose_is_not_a_carried_gradient():
     monitor, _ = train('accumulation', epochs=30)
-    assert 'carried' not in monitor.metrics['loop'] and failures(monitor.findings) == [], monitor.findings
+    compared = monitor.metrics['loop']['compared']  # each step applies what its own backward passes summed
+    assert compared and all(c['cleared'] < 1e-6 for c in compared), compared
+    assert failures(monitor.findings) == [], monitor.findings
 
 
 def test_a_frozen_decoder_is_named_when_stuck_and_a_frozen_pretrained_encoder_is_not():
