@@ -77,6 +77,15 @@ class Baselines(TypedDict, total=False):
     name: str                  # what the mean target is called in findings (default 'the mean input')
     around: 'LossAround'       # the loss near the targets, for what kind of error it is (rules.error_kind)
     scaled: List[float]        # the loss at outputs rules.SCALES times the targets (first chunk), for loss_unbounded
+    kl: 'KLWeight'             # a VAE's KL term against its squared error, for kl_outweighs
+
+
+class KLWeight(TypedDict):
+    """How a VAE's loss weighs its KL term, on the rows LossAround is measured on (the first check's weights)."""
+    weight: float        # the loss's KL term over the KL divergence from the prior, in nats summed over the rows
+    rows: int            # how many rows
+    values: int          # values per target
+    top_variance: float  # the largest eigenvalue of the targets' covariance over the sample
 
 
 class LossAround(TypedDict):

@@ -313,8 +313,32 @@ class Session:
                     scaled = None
                 if scaled is not None:
                     base['scaled'] = scaled
+                kl = self.kl_weight() if around is not None and rules.error_kind(around) == 'squared' else None
+                if kl is not None:
+                    base['kl'] = kl
             self.fixed = data, base
         return self.record.metrics(p.net, *self.fixed, epochs_done, nonfinite, end_measured)
+
+    def kl_weight(self):
+        """How a VAE's loss weighs its KL term against its squared error (aehealth.contracts.KLWeight), measured on
+        the rows loss_around measures; None for a model with no posterior in its loss."""
+        if not (self.record.health and self.record.health[0].get('posterior')):
+            return None
+        p, rows = self.probe, slice(0, min(self.probe.chunk, len(self.sample)))
+        with p.measuring():
+            chunk = p.measure(self.sample[rows], self.targets[rows], gradients=False)
+        if chunk.mean is not None:
+            mean, log_variance = chunk.mean, chunk.log_variance
+        elif p.posterior:
+            mean, log_variance = chunk.values[p.posterior[0]], chunk.values[p.posterior[1]]
+        else:
+            return None
+        kl = float(np.sum(stats.posterior(mean, log_variance)['kl'])) * chunk.rows  # nats, summed over the rows
+        term = chunk.total - chunk.loss
+        if not (kl > 0 and term > 0 and math.isfinite(term)):
+            return None
+        return {'weight': term / kl, 'rows': chunk.rows, 'values': int(np.prod(self.dense.shape[1:])),
+                'top_variance': stats.top_variance(self.dense)}
 
     def train_mode(self):
         """The loss on the sample with the model in training mode, for a model whose layers act otherwise in eval

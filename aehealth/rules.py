@@ -28,6 +28,7 @@ TARGET_SHARE = 0.01       # at least 1% of the target values outside what the ou
 TARGET_MARGIN = 0.01      # ...by more than 1% of the targets' own range (float noise at a bound is not outside)
 STEP_UPDATE = (1e-6, 1e-1)  # one training step moves the fastest-moving weight matrix by this share of its size
 ACTIVE_VARIANCE = 0.01    # a latent dimension is active when its posterior mean varies across inputs by more (Burda)
+KL_NOISE = 0.1            # kl_outweighs' fix: a decoder noise a tenth of the top variance (MNIST's summed squared error)
 PINNED_SHARE = 0.5        # saturated output: half the values whose target is away from a limit sit at that limit
 PINNED_DISTANCE = 0.25    # ...a target "away from a limit" by a quarter of the output's range
 INIT_FACTOR = 4.0         # an initial weight scale over 4x the larger of Glorot's and He's, or under 1/4 of the smaller
@@ -779,7 +780,7 @@ def dead_units(ctx):
 
 
 @rule('posterior_collapse', 'cause', 'posterior collapse',
-      f'after training, no VAE latent dimension\'s posterior mean varies across inputs by over {ACTIVE_VARIANCE:g}',
+      f'after training, no latent dimension\'s posterior mean varies across inputs by over {ACTIVE_VARIANCE:g}',
       f'after training, no latent dimension is active: every posterior mean\'s variance across inputs under '
       f'{ACTIVE_VARIANCE:g} (`ACTIVE_VARIANCE`)',
       'Burda et al.\'s "active units", with the 0.01 that common code uses; only when *none* is active, since a healthy '
@@ -797,6 +798,50 @@ def posterior_collapse(ctx):
                 f'posterior mean across inputs is at most {max(posterior["mean_variance"]):.2g}, under '
                 f'{ACTIVE_VARIANCE:g}); KL per dimension {kl.mean():.2g} on average, at most {kl.max():.2g} nats: every '
                 f'input gets the prior, and the decoder draws one picture')
+
+
+def kl_noise(base):
+    """(the decoder noise variance a VAE's loss implies, the targets' largest variance, what to divide the KL weight by
+    to bring the first to KL_NOISE of the second), from the baselines' LossAround and KLWeight; None where the loss is
+    not a squared error plus a KL term. The loss c * mean squared difference + w * KL (nats, over r rows of D values)
+    is, up to a factor, the Gaussian ELBO sum of squared differences / (2 noise) + KL: noise = w r D / (2 c)."""
+    kl, around = (base or {}).get('kl'), (base or {}).get('around')
+    if not kl or error_kind(around) != 'squared':
+        return None
+    per_unit = (around['plus'] - around['at']) / around['step'] ** 2
+    noise = kl['weight'] * kl['rows'] * kl['values'] / (2 * per_unit)
+    top = kl['top_variance']
+    if not top > 0:
+        return noise, top, math.inf
+    factor = noise / (KL_NOISE * top)
+    step = 10.0 ** (math.floor(math.log10(factor)) - 1) if factor > 0 else 1.0
+    return noise, top, math.ceil(factor / step) * step  # up to two significant digits: 113 -> 120
+
+
+@rule('kl_outweighs', 'cause', 'KL term too strong',
+      'a VAE\'s KL weight implies decoder noise above the targets\' top variance (squared error)',
+      'the decoder noise variance the loss implies (w r D / 2c: KL weight w per nat over r rows of D values, c the loss '
+      'per unit of mean squared difference) at or above the largest eigenvalue of the targets\' covariance',
+      'a linear VAE (pPCA) encodes a direction only where the data varies more than the noise variance, so above the '
+      'largest eigenvalue encoding nothing is its optimum (Lucas et al. 2019, "Don\'t blame the ELBO"); the same '
+      'boundary holds for deep VAEs (arXiv 2510.01621); no margin. The fix brings the noise to a tenth of it (`KL_NOISE`), '
+      'where a summed squared error at full weight puts MNIST (0.5 against 5.0), a VAE that learns',
+      'divide the KL weight by {factor:g} (or more): the loss then weighs it as a Gaussian decoder whose noise is a '
+      'tenth of the targets\' largest variance would',
+      changes=('kl_to_data',))
+def kl_outweighs(ctx):
+    base = ctx.m.get('baselines')
+    scale = kl_noise(base)
+    if scale is not None and scale[0] >= scale[1]:
+        noise, top, factor = scale
+        values = base['kl']['values']
+        averaged = math.isclose(base['around']['plus'] - base['around']['at'], base['around']['step'] ** 2,
+                                rel_tol=AROUND_TOLERANCE) and values > 1
+        return (f'KL term too strong: the loss weighs its KL term as a Gaussian decoder with noise '
+                f'variance {noise:.3g} would, at or above the targets\' largest variance along any direction '
+                f'({top:.3g}); at that weight encoding nothing is the loss\'s optimum, and every input gets the prior' +
+                (f' (the squared error is averaged over each target\'s {values} values: summed, it would weigh the KL '
+                 f'term {values} times less)' if averaged else ''), {'factor': factor})
 
 
 @rule('init_scale', 'cause', 'initial weights off scale',
@@ -885,7 +930,7 @@ def not_measured(ctx):
 
 
 @rule('unexplained', 'cause', 'no cause found',
-      'an outcome fires and no cause does: names the first layer whose spread falls under 5%',
+      'an outcome fires and no cause does (names where the input is lost)',
       'an outcome fires and no blocker or cause does',
       'names the first hidden layer whose spread falls under 5% of its scale (the input\'s differences are lost '
       'there), or says that every layer still varies; says when the loss is still falling; suggests what to try',

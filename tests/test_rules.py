@@ -350,6 +350,31 @@ def test_posterior_collapse_needs_every_dimension_inactive_and_a_trained_model()
     assert 'posterior_collapse' not in named(R.findings(dict(m, epochs_done=0)))  # untrained means are small anyway
 
 
+def test_a_kl_term_outweighs_a_squared_error_exactly_where_its_implied_noise_reaches_the_top_variance():
+    # mean squared error over 784 values (1 per unit of mean squared difference), the KL summed over 256 rows at weight
+    # w / 256 (a per-row mean): noise = w 784 / 2, judged against a top variance of 5
+    rng = np.random.RandomState(13)
+    targets = rng.rand(400, 3) @ np.diag([3.0, 1.0, 0.5])
+    top = S.top_variance(targets)
+    assert top == pytest.approx(np.linalg.eigvalsh(np.cov(targets.T, bias=True))[-1], rel=1e-5)
+    around = {'step': 0.05, 'at': 0.0, 'plus': 0.0025, 'plus2': 0.01, 'mean': 0.07, 'spread_squared': 0.07,
+              'spread_absolute': 0.2}
+    for weight, fires in ((1.0, True), (10 / 784, True), (9.9 / 784, False), (1e-3, False)):
+        base = {'mean_input': 0.07, 'floor': 0.0, 'around': around,
+                'kl': {'weight': weight / 256, 'rows': 256, 'values': 784, 'top_variance': 5.0}}
+        m = keras_metrics(baselines=base, epochs_done=0)
+        found = [f for f in R.findings(m) if f['rule'] == 'kl_outweighs']
+        assert bool(found) is fires, weight
+        if fires:
+            noise = weight * 784 / 2
+            assert R.kl_noise(base)[:2] == pytest.approx((noise, 5.0))
+            assert f'noise variance {noise:.3g}' in found[0]['evidence'] and '784 values' in found[0]['evidence']
+            factor = float(found[0]['fix'].split('divide the KL weight by ')[1].split()[0])
+            assert noise / (0.1 * 5.0) <= factor <= 1.1 * noise / (0.1 * 5.0)  # up to two significant digits
+    absolute = dict(around, plus=0.05, plus2=0.1, mean=0.2)  # an absolute error: no Gaussian decoder to compare
+    assert R.kl_noise({'around': absolute, 'kl': base['kl']}) is None
+
+
 def test_initial_weights_far_from_glorot_and_he_are_named_before_training_only():
     rng = np.random.RandomState(12)
     torch_default = S.weight_scale(rng.uniform(-1, 1, (64, 784)) / np.sqrt(784), 784, 64)  # PyTorch: 0.41x He's

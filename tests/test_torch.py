@@ -218,6 +218,41 @@ def test_the_vae_tuple_gives_the_posterior_and_a_collapsed_one_is_named(trained)
     assert "reduction='sum'" in next(f['fix'] for f in collapsed.findings if f['rule'] == 'posterior_collapse')
 
 
+def mse_vae_loss(kl_weight=1.0, reduction='mean'):
+    """pytorch/examples' VAE loss as many rewrite it for real-valued pixels: squared error, averaged over the pixels
+    (F.mse_loss's default) or summed over each row's, beside the KL term summed over the latent, per row."""
+    def loss_function(out, x):
+        recon_x, mu, logvar = out
+        squared = F.mse_loss(recon_x, x, reduction=reduction) / (len(x) if reduction == 'sum' else 1)
+        return squared + kl_weight * -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / len(x)
+    return loss_function
+
+
+def test_a_kl_term_that_outweighs_an_averaged_squared_error_is_named_before_training_and_its_printed_fix_learns():
+    # averaged over 784 pixels, the squared error weighs the KL term as a decoder of noise variance 392 would: MNIST
+    # varies at most about 5 along any direction, so the prior for every input is the loss's optimum
+    torch.manual_seed(0)
+    before = next(f for f in preflight(VAE(), X[:300], mse_vae_loss(), verbose=False) if f['rule'] == 'kl_outweighs')
+    assert 'noise variance 392' in before['evidence'] and '784 values' in before['evidence']
+    factor = float(before['fix'].split('divide the KL weight by ')[1].split()[0])
+    assert 392 / (0.1 * 6) < factor < 392 / (0.1 * 4)
+    _, stuck = fit(VAE(), X, mse_vae_loss(), 5, batch=32)
+    assert {'posterior_collapse', 'kl_outweighs'} <= set(named(stuck.findings, 'failure')), stuck.findings
+    _, fixed = fit(VAE(), X, mse_vae_loss(1.0 / factor), 5, batch=32)  # the fix as printed
+    assert not named(fixed.findings, 'failure') and 'kl_outweighs' not in named(fixed.findings), fixed.findings
+    assert fixed.health[-1]['posterior']['active'] >= 1
+    assert fixed.metrics['final_loss'] < 0.8 * fixed.metrics['baselines']['mean_input']
+
+
+@pytest.mark.parametrize('loss_fn', [mse_vae_loss(reduction='sum'), vae_loss()], ids=['summed squared error', 'bce'])
+def test_a_kl_term_at_full_weight_beside_a_summed_reconstruction_is_not_said_to_outweigh_it(loss_fn):
+    # summed, the squared error is a Gaussian decoder's of noise variance 0.5, under MNIST's top variance; binary
+    # cross-entropy is not a squared error, so no noise variance is implied
+    torch.manual_seed(0)
+    found = preflight(VAE(), X[:300], loss_fn, verbose=False)
+    assert 'kl_outweighs' not in named(found), found
+
+
 def test_a_seeded_loop_gives_the_same_losses_with_and_without_the_monitor():
     torch.manual_seed(3)
     state = VAE().state_dict()
