@@ -134,16 +134,17 @@ def targets_in_range(y, output_range):
     return y - y.min() + lo
 
 
-def kl_factor(name, y, divide=None):
+def kl_factor(name, y, measured=None):
     """What a KL change multiplies the KL weight by (after each framework's check that the weight is exposed);
-    `divide`: what kl_to_data divides it by, as measured on the model as it is (rules.kl_noise)."""
+    `measured`: for kl_to_data, the metrics of a post-mortem of the run's model on its data, its changes made."""
     if name == 'kl_div10':
         return 0.1
     if name == 'kl_to_data':
-        if not divide:
-            raise NotApplicable('the loss is not a squared error plus a KL term that the model as it is was measured '
-                                'to weigh, which this change needs')
-        return 1.0 / divide
+        scale = rules.kl_noise((measured or {}).get('baselines'))
+        if scale is None or not math.isfinite(scale[2]):
+            raise NotApplicable('the loss is not a squared error plus a KL term whose weight could be measured, '
+                                'which this change needs')
+        return 1.0 / scale[2]
     values = int(np.prod(np.shape(y)[1:]))
     if values < 2:
         raise NotApplicable('each target is one value: averaging the reconstruction over it changes nothing')
@@ -177,13 +178,11 @@ def judged(metrics, epochs, seconds):
         # every target alike (the mean target is the answer): no plateau to leave, so the rules alone judge the run
         loss = metrics.get('final_loss')
         learns = not failures and loss is not None and math.isfinite(loss)
-    scale = rules.kl_noise(base)
     return dict(final_ratio=final if finite else None, output_diversity=diversity,
                 plateau_exit=metrics.get('plateau_exit_epoch'), learns=bool(learns),
                 findings=[{'rule': f['rule'], 'level': f['level']} for f in metrics['findings']],
                 epoch_ratios=[r if r is None or math.isfinite(r) else None for r in ratios], epochs=epochs,
-                seconds=round(seconds, 2), kl_divide=None if scale is None or not math.isfinite(scale[2])
-                else scale[2])
+                seconds=round(seconds, 2))
 
 
 # ---------------------------------------------------------------- running it
@@ -374,8 +373,6 @@ def run(runner, common, changes, variants, seeds, jobs=1, executor=None, out=Non
     try:
         _phase(pool, runner, common, variants, [None], seeds, done, verbose, started, out, labels, settings)
         labels = _labels(changes, variants, [done[_key(None, s)] for s in seeds])
-        common = dict(common, kl_divide=next((done[_key(None, s)].get('kl_divide') for s in seeds
-                                              if done[_key(None, s)].get('kl_divide')), None))
         _phase(pool, runner, common, variants, labels[1:], seeds, done, verbose, started, out, labels, settings)
         singles = TrialReport([done[_key(label, s)] for label in labels for s in seeds], labels, seeds, settings)
         pairs = [] if singles.recommended or singles.changes[0]['learns_in'] == len(seeds) else _pairs(singles)

@@ -95,7 +95,7 @@ def _clone(model, edit, unchanged=None):
     return copy
 
 
-def model_change(name, model, x, y, divide=None):
+def model_change(name, model, x, y):
     """The model with a model or loss change made (compiled), or NotApplicable with why."""
     import keras
     act, output, _ = _output_layer(model, x, y)
@@ -171,7 +171,9 @@ def model_change(name, model, x, y, divide=None):
             raise NotApplicable('the model\'s kl_weight is a number, which a compiled step reads once: make it a '
                                 'keras.Variable for the warm-up to change it each epoch')
         if name != 'kl_warmup':
-            _set_kl_weight(model, float(np.asarray(model.kl_weight)) * trial.kl_factor(name, y, divide))
+            from aehealth.keras import postmortem
+            measured = postmortem(model, x[:SAMPLE], y[:SAMPLE], verbose=False) if name == 'kl_to_data' else None
+            _set_kl_weight(model, float(np.asarray(model.kl_weight)) * trial.kl_factor(name, y, measured))
         return model
     raise NotApplicable(f'{name} is not a change of the model or the loss')
 
@@ -233,7 +235,7 @@ def run_one(task):
             act = _output_layer(model, x, y)[0]
             x, y = trial.data_change(name, x, y, rules.RANGES.get(act, (-np.inf, np.inf)))
         elif kind in ('model', 'loss'):
-            model = model_change(name, model, x, y, task.get('kl_divide'))
+            model = model_change(name, model, x, y)
         else:
             model = optimizer_change(name, model)
     n = min(SAMPLE, len(x))

@@ -13,7 +13,7 @@ except ImportError:  # the extra "torch" is not installed
     raise ImportError('aehealth.trial_torch needs PyTorch: pip install "aehealth[torch]"') from None
 
 from aehealth import rules, trial
-from aehealth.torch import ACTIVATION_MODULES, HealthMonitor, Probe
+from aehealth.torch import ACTIVATION_MODULES, HealthMonitor, Probe, postmortem
 from aehealth.trial import NotApplicable
 
 SAMPLE = 1000  # rows the monitor of each run measures
@@ -102,8 +102,8 @@ def _he(model):
     return found
 
 
-def model_change(name, model, loss_fn, x, y, divide=None):
-    """(model, loss_fn) with a model or loss change made, or NotApplicable with why; `divide`: kl_to_data's."""
+def model_change(name, model, loss_fn, x, y):
+    """(model, loss_fn) with a model or loss change made, or NotApplicable with why."""
     act, out_module, in_forward, probe = _output(model, x, y, loss_fn)
     tensor_out = probe.outputs.recon is None
     if name in ('relu_he', 'leaky_relu'):
@@ -169,7 +169,9 @@ def model_change(name, model, loss_fn, x, y, divide=None):
                                 'number the loss multiplies the KL term by), or change it in your own code')
         loss_fn = copy.deepcopy(loss_fn)  # the run's own: the caller's loss keeps its weight
         if name != 'kl_warmup':
-            loss_fn.kl_weight *= trial.kl_factor(name, y, divide)
+            measured = postmortem(model, x[:SAMPLE], loss_fn, None if y is x else y[:SAMPLE], verbose=False) \
+                if name == 'kl_to_data' else None
+            loss_fn.kl_weight *= trial.kl_factor(name, y, measured)
         return model, loss_fn
     raise NotApplicable(f'{name} is not a change of the model or the loss')
 
@@ -217,7 +219,7 @@ def _run_one(task):
             act = _output(model, x, y, loss_fn)[0]
             x, y = trial.data_change(name, x, y, rules.RANGES.get(act, (-np.inf, np.inf)))
         elif trial.CHANGES[name].kind in ('model', 'loss'):
-            model, loss_fn = model_change(name, model, loss_fn, x, y, task.get('kl_divide'))
+            model, loss_fn = model_change(name, model, loss_fn, x, y)
     optimizer = (task['optimizer'] or (lambda params: torch.optim.Adam(params, 1e-3)))(model.parameters())
     for name in names:
         if trial.CHANGES[name].kind == 'optimizer':
