@@ -43,6 +43,7 @@ FEW_ROWS = 100            # under 100 rows "99% of the sample" means every row: 
 RANGES = {'sigmoid': (0.0, 1.0), 'softmax': (0.0, 1.0), 'tanh': (-1.0, 1.0), 'relu': (0.0, math.inf),
           'softplus': (0.0, math.inf), 'elu': (-1.0, math.inf), 'selu': (-1.7581, math.inf), 'hard_sigmoid': (0.0, 1.0),
           'relu6': (0.0, 6.0)}
+SQUASHING = ('sigmoid', 'tanh', 'hard_sigmoid', 'softmax')  # hidden activations whose derivative is at most 1/4 to 1
 BOUNDED = ('sigmoid', 'tanh', 'hard_sigmoid')  # outputs that can be pinned at a limit, for the saturated-output rule
 SQUARED = ('mse', 'mean_squared', 'squared', 'mae', 'mean_absolute', 'l1', 'l2', 'huber')  # losses that give a
 # pinned sigmoid almost no gradient (cross-entropy on the sigmoid's own logit does not); a loss named otherwise is one
@@ -686,8 +687,7 @@ def softmax_hidden(ctx):
 @rule('vanishing_gradient', 'cause', 'vanishing gradient',
       f'the first weight matrix\'s gradient is under 1/{1 / VANISHING_RATIO:g} of the last one\'s',
       f'the first weight matrix\'s gradient norm under {_e(VANISHING_RATIO)} (`VANISHING_RATIO`) of the last one\'s',
-      'AUTOTRAINER\'s ratio; healthy networks: see below',
-      'use relu in the hidden layers, or fewer sigmoid/tanh layers in a row', changes=('relu_he',))
+      'AUTOTRAINER\'s ratio; healthy networks: see below', '{advice}', changes=('relu_he', 'he_init'))
 def vanishing_gradient(ctx):
     if ctx.end is None:
         return None
@@ -696,8 +696,13 @@ def vanishing_gradient(ctx):
         first, last = ctx.end['grad_norm'][kernels[0]], ctx.end['grad_norm'][kernels[-1]]
         if last and first / last < VANISHING_RATIO:
             names = ctx.net['kernels'][kernels[0]], ctx.net['kernels'][kernels[-1]]
+            squashing = any(layer['activation'] in SQUASHING for layer in ctx.net['layers']
+                            if layer['key'] != ctx.net['output'])
+            advice = ('use relu in the hidden layers, or fewer sigmoid/tanh layers in a row' if squashing else
+                      'no hidden layer squashes its input: initialise the weights at He\'s scale (he_normal in Keras, '
+                      'kaiming_normal_ in PyTorch), or add batch normalisation or skip connections')
             return (f'vanishing gradient: {names[0]}\'s gradient is {first / last:.0e} of {names[1]}\'s ({first:.1e} '
-                    f'against {last:.1e})')
+                    f'against {last:.1e})', {'advice': advice})
 
 
 @rule('saturated_units', 'cause', 'saturated',

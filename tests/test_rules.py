@@ -350,6 +350,19 @@ def test_posterior_collapse_needs_every_dimension_inactive_and_a_trained_model()
     assert 'posterior_collapse' not in named(R.findings(dict(m, epochs_done=0)))  # untrained means are small anyway
 
 
+def test_a_vanishing_gradient_asks_for_relu_only_where_a_hidden_layer_squashes():
+    # keras_metrics' hidden layer is relu: relu cannot be the advice; made sigmoid, it is
+    for hidden, advice in (('relu', "He's scale"), ('sigmoid', 'use relu in the hidden layers')):
+        m = keras_metrics()
+        m['network']['layers'][0]['activation'] = hidden
+        for h in m['health']:
+            h['grad_norm'] = {'dense': 1e-5, 'dense_1': 0.2}
+        found = {f['rule']: f for f in R.findings(m)}
+        assert 'vanishing_gradient' in found, found
+        assert advice in found['vanishing_gradient']['fix'] and '{' not in found['vanishing_gradient']['fix']
+        assert ('use relu' in found['vanishing_gradient']['fix']) is (hidden == 'sigmoid')
+
+
 def test_a_kl_term_outweighs_a_squared_error_exactly_where_its_implied_noise_reaches_the_top_variance():
     # mean squared error over 784 values (1 per unit of mean squared difference), the KL summed over 256 rows at weight
     # w / 256 (a per-row mean): noise = w 784 / 2, judged against a top variance of 5
