@@ -77,6 +77,7 @@ class Baselines(TypedDict, total=False):
     name: str                  # what the mean target is called in findings (default 'the mean input')
     around: 'LossAround'       # the loss near the targets, for what kind of error it is (rules.error_kind)
     scaled: List[float]        # the loss at outputs rules.SCALES times the targets (first chunk), for loss_unbounded
+    rounded: List[float]       # the loss at the targets and at them rounded to 0 and 1 (first chunk), for loss_lower_rounded
     kl: 'KLWeight'             # a VAE's KL term against its squared error, for kl_outweighs
 
 

@@ -313,6 +313,12 @@ class Session:
                     scaled = None
                 if scaled is not None:
                     base['scaled'] = scaled
+                try:
+                    rounded = loss_rounded(p.loss_of(self.targets), self.dense, to_output, p.chunk)
+                except Exception:  # a loss that refuses 0 or 1 (a log of the output)
+                    rounded = None
+                if rounded is not None:
+                    base['rounded'] = rounded
                 kl = self.kl_weight() if around is not None and rules.error_kind(around) == 'squared' else None
                 if kl is not None:
                     base['kl'] = kl
@@ -589,6 +595,18 @@ def loss_scaled(loss_of, dense, chunk=1000):
     made of them), for the unbounded-loss rule; None where it is not finite."""
     t = np.asarray(dense[:chunk], np.float32)
     values = [float(loss_of(slice(0, len(t)), np.ascontiguousarray(k * t))) for k in rules.SCALES]
+    return values if all(math.isfinite(v) for v in values) else None
+
+
+def loss_rounded(loss_of, dense, to_output=None, chunk=1000):
+    """The loss on the sample's first chunk at the targets and at the targets rounded to 0 and 1, for targets in [0, 1]
+    with at least rules.ROUNDED_SHARE of their values strictly inside; None otherwise, or where it is not finite."""
+    t = np.asarray(dense[:chunk], np.float32)
+    if not t.size or t.min() < 0 or t.max() > 1 or ((t > 0) & (t < 1)).mean() < rules.ROUNDED_SHARE:
+        return None
+    to_output = to_output or (lambda v: v)
+    rows = slice(0, len(t))
+    values = [float(loss_of(rows, to_output(np.ascontiguousarray(v)))) for v in (t, np.round(t))]
     return values if all(math.isfinite(v) for v in values) else None
 
 

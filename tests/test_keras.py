@@ -189,6 +189,26 @@ def test_a_loss_given_its_arguments_in_the_wrong_order_is_a_blocker_and_in_order
     assert 'loss_unbounded' not in fixed['warnings']
 
 
+def swapped_probabilities(y_true, y_pred):
+    """Binary cross-entropy written as if Keras passed the output first: the pixels become the prediction (clipped
+    away from 0 and 1), the sigmoid's output the labels."""
+    return keras.losses.binary_crossentropy(y_pred, y_true)
+
+
+def test_a_loss_lower_at_rounded_targets_is_a_blocker_and_in_order_the_model_learns():
+    # linear in the sigmoid's output, the swapped loss draws every pixel to 0 or 1 instead of to its grey
+    def made(loss):
+        model = seeded(lambda: keras.Sequential([keras.Input((784,)), L.Dense(64, activation='relu'),
+                                                 L.Dense(784, activation='sigmoid')]))
+        model.compile(optimizer='adam', loss=loss)
+        return model
+    broken = run(made(swapped_probabilities), X, X, 2, 64)
+    assert broken['preflight'] == ['loss_lower_rounded'] and 'loss_lower_rounded' in broken['failures'], broken
+    fixed = run(made('binary_crossentropy'), X, X, 10, 64)
+    assert fixed['preflight'] == [] and fixed['failures'] == [], fixed
+    assert 'loss_lower_rounded' not in fixed['warnings']
+
+
 def test_a_loss_on_logits_that_its_name_does_not_tell_gets_the_baselines_of_one_that_does():
     from aehealth.keras import postmortem
 

@@ -395,6 +395,41 @@ def test_a_loss_that_falls_as_outputs_grow_is_not_named_where_the_output_cannot_
     assert 'loss_unbounded' not in named(bounded), bounded
 
 
+def swapped_bce(out, x):
+    """Binary cross-entropy with its arguments the wrong way round: the pixels as the prediction, the output as the
+    target. PyTorch accepts it (both lie in [0, 1]), and it is linear in the output."""
+    return F.binary_cross_entropy(x, out)
+
+
+def test_a_loss_lower_at_rounded_targets_is_named_and_the_loss_in_order_learns():
+    broken = preflight(Dense(), X[:300], swapped_bce, verbose=False)
+    assert named(broken, 'failure') == ['loss_lower_rounded'], broken
+    assert 'F.binary_cross_entropy(output, targets)' in broken[0]['fix']
+    # trained, the first step's gradient is infinite at every black pixel (log 0), and the second step refuses the
+    # NaN output as a target: the monitor's report, as the loop leaves its block, names both
+    torch.manual_seed(0)
+    model = Dense()
+    optimizer = torch.optim.Adam(model.parameters(), 1e-3)
+    with pytest.raises(RuntimeError, match='target should be between 0 and 1'):
+        with HealthMonitor(model, X[:300], swapped_bce, optimizer, verbose=False) as swapped:
+            for i in range(0, len(X), 64):
+                optimizer.zero_grad()
+                swapped_bce(model(torch.as_tensor(X[i:i + 64])), torch.as_tensor(X[i:i + 64])).backward()
+                optimizer.step()
+    assert named(swapped.findings, 'failure') == ['nonfinite', 'loss_lower_rounded'], swapped.findings
+    _, fixed = fit(Dense(), X, lambda out, x: F.binary_cross_entropy(out, x), 10)  # the fix as printed
+    assert not named(fixed.findings, 'failure') and 'loss_lower_rounded' not in named(fixed.findings), fixed.findings
+    base = fixed.metrics['baselines']  # cross-entropy's minimum is the pixels' entropy: counted from it (0.70x here)
+    assert fixed.metrics['final_loss'] - base['floor'] < 0.8 * (base['mean_input'] - base['floor'])
+
+
+@pytest.mark.parametrize('loss_fn', [nn.MSELoss(), nn.L1Loss(), nn.SmoothL1Loss(), nn.BCELoss()],
+                         ids=['mse', 'l1', 'smooth_l1', 'bce'])
+def test_losses_lowest_at_the_targets_are_not_said_to_prefer_rounded_ones(loss_fn):
+    found = preflight(Dense(), X[:300], loss_fn, verbose=False)
+    assert 'loss_lower_rounded' not in named(found), found
+
+
 def test_functional_style_names_its_causes_without_a_false_one():
     raw = preflight(Dense(), X[:300] * 255, nn.MSELoss(), verbose=False)
     assert named(raw, 'failure') == ['targets_out_of_range', 'inputs_not_scaled']
