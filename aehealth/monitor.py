@@ -319,7 +319,11 @@ class Session:
                     rounded = None
                 if rounded is not None:
                     base['rounded'] = rounded
-                kl = self.kl_weight() if around is not None and rules.error_kind(around) == 'squared' else None
+                try:
+                    kl = self.kl_weight() if around is not None and rules.error_kind(around) == 'squared' else None
+                except Exception as e:  # kept as "could not measure", like every check that raises
+                    self.record.failed('the KL term\'s weight', e)
+                    kl = None
                 if kl is not None:
                     base['kl'] = kl
             self.fixed = data, base
