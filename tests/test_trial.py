@@ -379,6 +379,34 @@ def test_kl_changes_to_a_function_s_kl_weight_stay_in_their_own_run(tmp_path, mo
     assert averaged_vae_loss.kl_weight == 0.5
 
 
+def summed_bce_vae_loss(out, x):
+    """pytorch/examples' VAE loss (cross-entropy summed over the pixels), its KL term times a kl_weight attribute."""
+    recon, mu, logvar = out
+    kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / len(x)
+    return F.binary_cross_entropy(recon, x, reduction='sum') / len(x) + summed_bce_vae_loss.kl_weight * kl
+
+
+summed_bce_vae_loss.kl_weight = 1.0
+
+
+def test_the_kl_weight_set_from_the_data_is_the_one_the_finding_prints_and_needs_a_squared_error(tmp_path, monkeypatch):
+    # averaged over 784 pixels at weight 0.5, the loss implies a decoder noise of 196: the run's weight is 0.5 over
+    # the factor that brings it to a tenth of the sample's top variance, rounded up to two digits
+    monkeypatch.setenv('KL_WEIGHTS', str(tmp_path / 'kl.txt'))
+    monkeypatch.setattr(averaged_vae_loss, 'kl_weight', 0.5)
+    from aehealth import stats
+    from benchmarks.kl_warmup import VAE
+    report = trial(VAE, X[:128], averaged_vae_loss, epochs=1, changes=['kl_to_data'],
+                   train=epoch_writing_the_kl_weight, jobs=1, verbose=False)
+    exact = 196 / (0.1 * stats.top_variance(X[:128]))
+    step = 10 ** (np.floor(np.log10(exact)) - 1)
+    weights = [float(w) for w in (tmp_path / 'kl.txt').read_text().split()]
+    assert weights == pytest.approx([0.5, 0.5 / (np.ceil(exact / step) * step)], rel=1e-6), report.table()
+    report = trial(VAE, X[:128], summed_bce_vae_loss, epochs=1, changes=['kl_to_data'], jobs=1, verbose=False)
+    why = {c['change']: c['not_applicable'] for c in report.changes}
+    assert 'not a squared error' in why['kl_to_data'], report.table()
+
+
 def test_the_loss_s_arguments_are_not_swapped_for_a_model_that_returns_several_values(pool):
     # the loss takes (reconstruction, mu, logvar) apart itself: the swap is the user's to make inside it
     from benchmarks.kl_warmup import VAE
