@@ -43,8 +43,8 @@ FEW_ROWS = 100            # under 100 rows "99% of the sample" means every row: 
 RANGES = {'sigmoid': (0.0, 1.0), 'softmax': (0.0, 1.0), 'tanh': (-1.0, 1.0), 'relu': (0.0, math.inf),
           'softplus': (0.0, math.inf), 'elu': (-1.0, math.inf), 'selu': (-1.7581, math.inf), 'hard_sigmoid': (0.0, 1.0),
           'relu6': (0.0, 6.0)}
-SQUASHING = ('sigmoid', 'tanh', 'hard_sigmoid', 'softmax')  # hidden activations whose derivative is at most 1/4 to 1
 BOUNDED = ('sigmoid', 'tanh', 'hard_sigmoid')  # outputs that can be pinned at a limit, for the saturated-output rule
+SQUASHING = BOUNDED + ('softmax',)  # hidden activations whose derivative is at most 1/4 to 1
 SQUARED = ('mse', 'mean_squared', 'squared', 'mae', 'mean_absolute', 'l1', 'l2', 'huber')  # losses that give a
 # pinned sigmoid almost no gradient (cross-entropy on the sigmoid's own logit does not); a loss named otherwise is one
 # of them if its values near the targets are a squared or absolute error's (error_kind)
@@ -450,9 +450,9 @@ def loss_unbounded(ctx):
       '0 or 1): on MNIST, 0.033 at the rounded pixels against 0.059 at the pixels (`tests/test_torch.py`)',
       LOSS_ORDER_FIX, changes=('loss_swapped',))
 def loss_lower_rounded(ctx):
-    rounded = (ctx.m.get('baselines') or {}).get('rounded')
-    lo, hi = RANGES.get(_output_activation(ctx), (-math.inf, math.inf))
-    if not rounded or 'loss_unbounded' in ctx.found or _output_activation(ctx) == 'softmax' or lo > 0 or hi < 1:
+    rounded, act = (ctx.m.get('baselines') or {}).get('rounded'), _output_activation(ctx)
+    lo, hi = RANGES.get(act, (-math.inf, math.inf))
+    if not rounded or 'loss_unbounded' in ctx.found or act == 'softmax' or lo > 0 or hi < 1:
         return None
     at, low = rounded
     if low < at - ROUNDED_NOISE * max(abs(at), abs(low)):
