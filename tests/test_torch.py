@@ -430,6 +430,36 @@ def test_losses_lowest_at_the_targets_are_not_said_to_prefer_rounded_ones(loss_f
     assert 'loss_lower_rounded' not in named(found), found
 
 
+def deep_relu(he=False, depth=14):
+    """A 14-layer ReLU autoencoder in nn.Sequential; `he`: every Linear at He's scale with zero biases, as the
+    vanishing-gradient finding says for a network whose hidden layers do not squash."""
+    layers, width = [], 784
+    for _ in range(depth):
+        layers += [nn.Linear(width, 128), nn.ReLU()]
+        width = 128
+    model = nn.Sequential(*layers, nn.Linear(128, 784), nn.Sigmoid())
+    for layer in model:
+        if he and isinstance(layer, nn.Linear):
+            nn.init.kaiming_normal_(layer.weight, nonlinearity='relu')
+            nn.init.zeros_(layer.bias)
+    return model
+
+
+def test_a_vanishing_gradient_in_relu_layers_asks_for_he_s_scale_and_that_learns():
+    torch.manual_seed(0)
+    found = {f['rule']: f for f in preflight(deep_relu(), X[:300], nn.MSELoss(), verbose=False)}
+    assert 'kaiming_normal_' in found['vanishing_gradient']['fix'] and 'use relu' not in found['vanishing_gradient']['fix']
+    torch.manual_seed(0)
+    _, stuck = fit(deep_relu(), X, nn.MSELoss(), 5)
+    assert 'plateau' in named(stuck.findings, 'failure'), stuck.findings
+    torch.manual_seed(0)
+    fixed = deep_relu(he=True)  # the fix as printed
+    assert 'vanishing_gradient' not in named(preflight(fixed, X[:300], nn.MSELoss(), verbose=False))
+    _, learns = fit(fixed, X, nn.MSELoss(), 5)  # measured: 0.89x the mean input's, against 1.00x
+    assert not named(learns.findings, 'failure'), learns.findings
+    assert learns.metrics['final_loss'] < 0.93 * learns.metrics['baselines']['mean_input']
+
+
 def test_functional_style_names_its_causes_without_a_false_one():
     raw = preflight(Dense(), X[:300] * 255, nn.MSELoss(), verbose=False)
     assert named(raw, 'failure') == ['targets_out_of_range', 'inputs_not_scaled']
