@@ -47,13 +47,23 @@ class Reshaped(nn.Module):
 
 
 class Swapped:
-    """A loss called with its two arguments the other way round: loss_fn(targets, output)."""
+    """A loss called with its two arguments the other way round: loss_fn(targets, output); of a model that returns
+    several values, the reconstruction (element `recon`) and the targets trade places, so that a loss which takes the
+    tuple apart puts its own two the other way round (a VAE's F.binary_cross_entropy_with_logits(x, recon))."""
 
-    def __init__(self, loss_fn):
-        self.loss_fn = loss_fn
+    def __init__(self, loss_fn, recon=None):
+        self.loss_fn, self.recon = loss_fn, recon
 
     def __call__(self, output, targets):
-        return self.loss_fn(targets, output)
+        if self.recon is None:
+            return self.loss_fn(targets, output)
+        values = list(output)
+        values[self.recon] = targets
+        if hasattr(output, '_fields'):  # a namedtuple
+            values = type(output)(*values)
+        elif isinstance(output, tuple):
+            values = tuple(values)
+        return self.loss_fn(values, output[self.recon])
 
 
 def plain_epoch(model, optimizer, loss_fn, x, targets, batch_size):
@@ -150,10 +160,7 @@ def model_change(name, model, loss_fn, x, y):
             raise NotApplicable(f'the output is {act}: binary cross-entropy on logits needs a sigmoid or linear output')
         return model, nn.BCEWithLogitsLoss()
     if name == 'loss_swapped':
-        if not tensor_out:
-            raise NotApplicable('the model returns several values, which your loss takes apart: put the arguments of '
-                                'the loss inside it in order (the output first, then the targets)')
-        return model, Swapped(loss_fn)
+        return model, Swapped(loss_fn, probe.outputs.recon)
     if name == 'reinit':
         for m in model.modules():
             if hasattr(m, 'reset_parameters') and m is not model:

@@ -43,7 +43,7 @@ DOCUMENTED = {
     'torch_semisup_9': ('scale_inputs',),
     'torch_conet_3': ('reshape_output',),  # the target unsqueezed instead: both then have one shape
     'torch_vae_3': ('targets_in_range+output_sigmoid', 'scale_inputs+output_sigmoid', 'targets_in_range', 'output_sigmoid'),
-    'torch_sledge_4': None,  # the arguments of the user's own loss put in order: no change of the trial's does it
+    'torch_sledge_4': ('loss_swapped',),  # the reconstruction and the targets trade places in the VAE's own loss
 }
 NOT_RUN = {}  # why a trial cannot run a case as reported
 

@@ -421,12 +421,35 @@ def test_the_kl_weight_set_from_the_data_is_the_one_the_finding_prints_and_needs
     assert 'not a squared error' in why['kl_to_data'], report.table()
 
 
-def test_the_loss_s_arguments_are_not_swapped_for_a_model_that_returns_several_values(pool):
-    # the loss takes (reconstruction, mu, logvar) apart itself: the swap is the user's to make inside it
+def logit_vae():
+    """benchmarks/kl_warmup.py's VAE with a linear output: its logits."""
     from benchmarks.kl_warmup import VAE
-    report = trial(VAE, X[:128], averaged_vae_loss, epochs=1, changes=['loss_swapped'], executor=pool, verbose=False)
-    why = {c['change']: c['not_applicable'] for c in report.changes}
-    assert 'put the arguments of the loss inside it in order' in why['loss_swapped'], report.table()
+    model = VAE()
+    model.decoder[-1] = nn.Identity()
+    return model
+
+
+def vae_loss_on_logits(out, x, swapped=False):
+    """A VAE's loss on logits, summed over the pixels; `swapped`: autonomousvision/sledge#4's mistake inside it, the
+    targets given as the logits and the logits as the targets."""
+    logits, mu, logvar = out
+    kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp(), dim=1).mean()
+    pair = (x, logits) if swapped else (logits, x)
+    return F.binary_cross_entropy_with_logits(*pair, reduction='sum') / len(x) + kl
+
+
+def test_swapping_puts_in_order_the_arguments_of_a_vae_s_own_loss(pool):
+    # the loss takes (logits, mu, logvar) apart itself: the trial hands it the targets where the logits were and the
+    # logits as the targets, so its own two arguments trade places; not suggested for the loss in order, which learns
+    swapped = functools.partial(vae_loss_on_logits, swapped=True)
+    report = trial(logit_vae, X, swapped, batch_size=32, executor=pool, verbose=False)
+    baseline = report.runs[0]
+    assert not baseline['learns'] and 'loss_unbounded' in [f['rule'] for f in baseline['findings']], baseline
+    assert report.recommended == 'loss_swapped', report.table()
+    assert [r['learns'] for r in report.runs if r['change'] == 'loss_swapped'] == [True], report.table()
+    report = trial(logit_vae, X, vae_loss_on_logits, batch_size=32, executor=pool, verbose=False)
+    assert report.runs[0]['learns'] and report.recommended is None, report.table()
+    assert 'loss_swapped' not in [c['change'] for c in report.changes], report.table()
 
 
 def test_the_kl_weight_per_value_unsticks_a_vae_whose_reconstruction_is_averaged_over_the_pixels(pool):
