@@ -12,7 +12,7 @@ variance and the optimum still beats the mean row. docs/aehealth.md ("Prove the 
     python benchmarks/kl_warmup.py --epochs 10 --autoregressive 1 3
     python benchmarks/kl_warmup.py --epochs 20 --rows 1 5 20
     python benchmarks/kl_warmup.py --epochs 20 --sgd 1e-2 --seeds 3 5 6 7
-    python benchmarks/kl_warmup.py --epochs 10 --factor --seeds 3 1 1.5 1.7 1.8
+    python benchmarks/kl_warmup.py --epochs 10 --factor --seeds 3 1 1.3 1.5 1.6 1.7
 """
 import argparse
 import sys
