@@ -374,6 +374,18 @@ def test_the_kl_warm_up_sets_the_models_kl_weight_from_0_to_its_own_over_the_fir
         model_change('kl_warmup', model, X[:64], X[:64])
 
 
+def test_he_initialisation_unsticks_a_deep_relu_autoencoder_drawn_too_small(pool):
+    # kernel_initializer='random_normal' (standard deviation 0.05, the Keras 1 tutorials' init='normal') over eight
+    # ReLU layers: each passes on 0.2 to 0.6 of its input's scale, so the output starts the same for every input and
+    # 5 epochs leave it on the plateau (0.96x in both seeds; the rules name dead units, and the trial's suggestion,
+    # the framework's own initialiser, learns too); at He's scale, 0.59x and 0.55x
+    build = functools.partial(autoencoder, depth=4, initializer='random_normal')
+    report = trial(build, X, epochs=5, seeds=(0, 1), changes=['he_init'], executor=pool, verbose=False)
+    assert not any(r['learns'] for r in report.runs if r['change'] is None), report.table()
+    assert report.recommended == 'he_init', report.table()
+    assert all(r['final_ratio'] < 0.8 for r in report.runs if r['change'] == 'he_init'), report.table()
+
+
 def test_he_initialisation_draws_every_kernel_at_hes_scale_and_every_bias_at_0():
     import keras
 
