@@ -801,7 +801,7 @@ def output_not_probability(ctx):
       f'half a ReLU layer\'s units (a map\'s channels) zero for {UNIT_SHARE:.0%} of the sample; an output unit only '
       f'where its target is not always 0', 'a unit that is zero gets no gradient',
       {'keras': 'lower the learning rate, use he_normal initialisation, or LeakyReLU',
-       'torch': 'lower the learning rate, use torch.nn.init.kaiming_normal_, or nn.LeakyReLU'}, changes=('lr_div10', 'leaky_relu', 'reinit', 'output_linear'))
+       'torch': 'lower the learning rate, use torch.nn.init.kaiming_normal_, or nn.LeakyReLU'}, changes=('lr_div10', 'leaky_relu', 'reinit', 'he_init', 'output_linear'))
 def dead_units(ctx):
     if ctx.end is None:
         return None
