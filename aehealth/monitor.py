@@ -301,31 +301,13 @@ class Session:
                 self.record.failed('the mean-target baseline', e)
                 base = None
             if base is not None:
-                try:
-                    around = loss_around(p.loss_of(self.targets), self.dense, to_output, p.chunk)
-                except Exception:  # a loss that refuses values past the targets (BCELoss beyond 1): not a squared error
-                    around = None
-                if around is not None:
-                    base['around'] = around
-                try:
-                    scaled = loss_scaled(p.loss_of(self.targets), self.dense, p.chunk)
-                except Exception:  # a loss that refuses outputs past the targets' range (BCELoss beyond 1)
-                    scaled = None
-                if scaled is not None:
-                    base['scaled'] = scaled
-                try:
-                    rounded = loss_rounded(p.loss_of(self.targets), self.dense, to_output, p.chunk)
-                except Exception:  # a loss that refuses 0 or 1 (a log of the output)
-                    rounded = None
-                if rounded is not None:
-                    base['rounded'] = rounded
-                try:
-                    kl = self.kl_weight() if around is not None and rules.error_kind(around) == 'squared' else None
-                except Exception as e:  # kept as "could not measure", like every check that raises
-                    self.record.failed('the KL term\'s weight', e)
-                    kl = None
-                if kl is not None:
-                    base['kl'] = kl
+                loss_of = p.loss_of(self.targets)
+                # a loss that refuses such outputs (BCELoss past 1, a log of 0) is not that kind of loss: not judged
+                around = _kept(base, 'around', lambda: loss_around(loss_of, self.dense, to_output, p.chunk))
+                _kept(base, 'scaled', lambda: loss_scaled(loss_of, self.dense, p.chunk))
+                _kept(base, 'rounded', lambda: loss_rounded(loss_of, self.dense, to_output, p.chunk))
+                if around is not None and rules.error_kind(around) == 'squared':
+                    _kept(base, 'kl', self.kl_weight, lambda e: self.record.failed('the KL term\'s weight', e))
             self.fixed = data, base
         return self.record.metrics(p.net, *self.fixed, epochs_done, nonfinite, end_measured)
 
@@ -592,6 +574,19 @@ def loss_around(loss_of, dense, to_output=None, chunk=1000):
         return None
     return {'step': step, **at, 'spread_squared': float(((t - mean) ** 2).mean()),
             'spread_absolute': float(np.abs(t - mean).mean())}
+
+
+def _kept(base, key, measure, failed=None):
+    """base[key] = measure(), unless it is None or raises (then `failed(error)`, if given); what it measured."""
+    try:
+        value = measure()
+    except Exception as e:
+        if failed is not None:
+            failed(e)
+        return None
+    if value is not None:
+        base[key] = value
+    return value
 
 
 def loss_scaled(loss_of, dense, chunk=1000):
