@@ -183,6 +183,16 @@ class LayerRecord:
 
 
 @dataclass
+class LossKind:
+    """What the loss compares, judged once (aehealth.network.loss_kind) from what the framework says of it."""
+    name: str                       # as reports name it ('binary_crossentropy', 'BCEWithLogitsLoss')
+    from_logits: bool               # it takes the output as logits, not as values in the targets' range
+    sparse: bool                    # it takes class ids where the output has a score per class
+    class_axis: int                 # the output's axis of class scores, batch first: 1 in PyTorch, -1 in Keras
+    to_output: Optional[Callable]   # target values -> what the model outputs (logits), for the baselines
+
+
+@dataclass
 class Chunk:
     """One chunk of the sample, measured: what a front-end's `measure` returns."""
     values: Mapping[str, np.ndarray]      # {measured key: values, batch first}
@@ -220,9 +230,8 @@ class Probe(Protocol):
     channels: Mapping[str, int]     # {layer key: channels' axis} of maps and sequences
     kernels: Mapping[str, Any]      # {kernel key: the framework's weight}, first to last
     output_shape: tuple             # the reconstruction's shape per row
-    sparse: bool                    # the loss takes class ids where the output has a score per class
+    loss_kind: LossKind             # from aehealth.network.loss_kind
     received_by: Optional[str]      # the first weight layer's name (None: an embedding, or none)
-    to_output: Optional[Callable]   # target values -> what the model outputs (logits), for the baselines
     notes: list                     # what it could not judge, in words
     frozen: list                    # the weight layers whose weights cannot train
     posterior: Optional[tuple]      # (mean key, log-variance key) of measured layers that are a VAE's posterior
@@ -237,9 +246,6 @@ class Probe(Protocol):
 
     def fans(self, key: str) -> tuple:
         """(fan-in, fan-out) of a kernel as the framework's initialisers count them."""
-
-    def dense(self, targets: np.ndarray) -> np.ndarray:
-        """The targets as the output is compared with them (a sparse loss's class ids as one-hot)."""
 
     def loss_of(self, targets: np.ndarray) -> Callable[[slice, np.ndarray], float]:
         """loss(rows, predictions) on these targets: the reconstruction's loss, mean over rows, nothing extra."""

@@ -234,7 +234,7 @@ class Probe:
         self.output_shape = tuple(int(n) for n in recon.shape[1:])
         output = LayerRecord('output', 'output', None, False, int(np.prod(self.output_shape)), is_output=True,
                              channels=-1 if len(recon.shape) > 2 else None, handle=RECON)
-        described = network.describe(records, output, self.loss_name, self.from_logits)
+        described = network.describe(records, output, self.loss_kind.name, self.loss_kind.from_logits)
         self.net, self.channels, self.kernels = described.net, described.channels, described.kernels
         self.frozen, self.posterior = described.frozen, described.posterior
         self.measured = [r.handle for r in described.measured]
@@ -329,10 +329,8 @@ class Probe:
         names = list(out) if isinstance(out, dict) else \
             list(getattr(self.model, 'output_names', None) or []) if not self.custom else []
         names = names if len(names) == len(values) else [f'output {k}' for k in range(len(values))]
-        shapes = [tuple(v.shape[1:]) for v in values]
-        target, ids = tuple(t.shape[1:]), np.issubdtype(t.dtype, np.integer)
-        self.outputs = network.outputs(names, shapes, [s == target or (ids and s[:-1] == target) for s in shapes],
-                                       [True] * len(values), self.notes)
+        self.outputs = network.outputs(names, [tuple(v.shape[1:]) for v in values], t, -1, [True] * len(values),
+                                       self.notes)
 
     def _loss(self):
         """The compiled loss of the reconstruction (mean squared error, noted, when there is none)."""
@@ -345,12 +343,8 @@ class Probe:
             self.notes.append('no compiled loss for the reconstruction: judged with mean squared error')
             loss = 'mean_squared_error'
         fn = keras.losses.get(loss)
-        self.from_logits = bool(getattr(fn, 'from_logits', False))
-        self.loss_name = _loss_name(loss)
-        self.sparse = 'sparse' in self.loss_name.lower()
+        self.loss_kind = network.loss_kind(_loss_name(loss), -1, from_logits=bool(getattr(fn, 'from_logits', False)))
         self.loss_fn = lambda t, p: keras.ops.mean(keras.ops.cast(fn(t, p), 'float32'))
-        self.to_output = None if not self.from_logits else (
-            np.log if 'categorical' in self.loss_name.lower() else core.logit)
 
     def _body(self, x, t):
         """The measurement of a chunk: (the loss with extra losses, what a check reads), for keras_backends.step."""
@@ -408,10 +402,6 @@ class Probe:
 
     def fans(self, key):
         return _fans(self.kernels[key].shape)
-
-    def dense(self, targets):
-        """The targets as the output is compared with them (a sparse loss's class ids as one-hot rows)."""
-        return core.dense_targets(targets, self.output_shape) if self.sparse else targets
 
     def loss_of(self, targets):
         """loss(rows, predictions) on `targets`, for the baselines: the compiled loss, with nothing extra."""

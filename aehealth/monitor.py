@@ -112,14 +112,6 @@ def fit_error(rows, wanted, error):
                       f'rows shaped as your training feeds them')
 
 
-def dense_targets(targets, output_shape):
-    """The targets as the output is compared with them: integer class ids of a sparse loss become one-hot rows."""
-    shape = tuple(np.shape(targets)[1:])
-    if np.issubdtype(np.asarray(targets).dtype, np.integer) and tuple(output_shape[:-1]) == shape:
-        return stats.one_hot(targets, output_shape[-1])
-    return np.asarray(targets, np.float32)
-
-
 class Check:
     """One check's numbers, added up over the sample's chunks: each measured layer, the output, the loss, gradients."""
 
@@ -246,7 +238,7 @@ class Session:
 
     def __init__(self, probe, sample, targets, record):
         self.probe, self.sample, self.targets, self.record = probe, sample, targets, record
-        self.dense = probe.dense(targets)
+        self.dense = stats.dense_targets(targets, probe.output_shape, probe.loss_kind)
         record.notes += probe.notes
         if getattr(probe, 'frozen', None):
             record.loop['frozen'] = list(probe.frozen)
@@ -287,12 +279,13 @@ class Session:
         p = self.probe
         if self.fixed is None:
             act = p.net['layers'][-1]['activation'] if p.net['layers'] else None
-            data = stats.data_stats(self.received, self.dense, act, self.dense.shape[1:] if p.sparse else
+            sparse = p.loss_kind.sparse
+            data = stats.data_stats(self.received, self.dense, act, self.dense.shape[1:] if sparse else
                                     p.output_shape, p.received_by)
-            to_output = p.to_output
-            if to_output is None and act == 'linear' and not p.sparse:
+            to_output = p.loss_kind.to_output
+            if to_output is None and act == 'linear' and not sparse:
                 try:  # a loss on logits that its name does not tell (a function of the user's own)
-                    to_output = logit if takes_logits(p.loss_of(self.targets), self.dense, p.chunk) else None
+                    to_output = stats.logit if takes_logits(p.loss_of(self.targets), self.dense, p.chunk) else None
                 except Exception:  # a loss that refuses values outside [0, 1] takes probabilities
                     to_output = None
             try:
@@ -555,7 +548,7 @@ def takes_logits(loss_of, dense, chunk=1000):
     if not t.size or t.min() < 0 or t.max() > 1:
         return False
     rows = slice(0, len(t))
-    as_given, as_logits = float(loss_of(rows, t)), float(loss_of(rows, logit(t)))
+    as_given, as_logits = float(loss_of(rows, t)), float(loss_of(rows, stats.logit(t)))
     return math.isfinite(as_logits) and as_logits < as_given - 0.01 * abs(as_given)
 
 
@@ -607,12 +600,6 @@ def loss_rounded(loss_of, dense, to_output=None, chunk=1000):
     rows = slice(0, len(t))
     values = [float(loss_of(rows, to_output(np.ascontiguousarray(v)))) for v in (t, np.round(t))]
     return values if all(math.isfinite(v) for v in values) else None
-
-
-def logit(p):
-    """What a loss that takes logits must receive to mean the probabilities p."""
-    p = np.clip(np.asarray(p, np.float32), 1e-7, 1 - 1e-7)
-    return np.log(p / (1 - p))
 
 
 def report(metrics, heading, before_training):

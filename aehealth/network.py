@@ -5,10 +5,35 @@ kernel, its shape); these functions decide, so that Keras and PyTorch describe t
 """
 import numpy as np
 
-from aehealth import rules
-from aehealth.contracts import Description, UsageError
+from aehealth import rules, stats
+from aehealth.contracts import Description, LossKind, UsageError
 
 ACTIVATION_NONE = ('linear', None)  # a layer that applies no nonlinearity
+LOGIT_WORDS = ('with_logits', 'withlogits')  # in a PyTorch loss's name (BCEWithLogitsLoss): it takes logits
+SOFTMAX_LOSSES = ('CrossEntropyLoss', 'cross_entropy')  # PyTorch's categorical cross-entropy: a softmax inside
+
+
+def loss_kind(name, class_axis, from_logits=None, sparse=None):
+    """What a loss named `name` compares. `from_logits`: the loss's own flag where it has one (Keras'), else judged
+    from the name (PyTorch's *WithLogits losses and its cross-entropy, nn.CrossEntropyLoss or F.cross_entropy, take
+    logits); `sparse`: whether the targets are class ids of the output's scores (see class_ids), else judged from the
+    name (Keras' sparse_* losses). A loss on logits is given log-probabilities for a softmax's scores, logits for
+    sigmoids'."""
+    if from_logits is None:
+        from_logits = any(word in name.lower() for word in LOGIT_WORDS) or name in SOFTMAX_LOSSES
+    if sparse is None:
+        sparse = 'sparse' in name.lower()
+    categorical = sparse or 'categorical' in name.lower() or name in SOFTMAX_LOSSES
+    to_output = (stats.log_probabilities if categorical else stats.logit) if from_logits else None
+    return LossKind(name, bool(from_logits), bool(sparse), class_axis, to_output)
+
+
+def class_ids(rows, target, ids, class_axis):
+    """Whether targets of per-row shape `target` (integers: `ids`) are class ids that an output of per-row shape `rows`
+    scores: the same shape but for one axis more, the classes' (`class_axis`, batch first: 1 or -1)."""
+    if not ids or rows is None:
+        return False
+    return tuple(rows[1:] if class_axis == 1 else rows[:-1]) == tuple(target)
 
 
 def is_vae(shapes):
@@ -35,10 +60,12 @@ class Outputs:
         return tuple(None if k is None else values[k] for k in (self.recon, self.mean, self.log_variance))
 
 
-def outputs(names, shapes, fits, used, notes, passthrough=None):
-    """The Outputs of a model that returned several values (names, shapes per row (None: not a tensor), whether each
-    is shaped like the targets, whether the loss compares it, whether it is the input handed back, as
-    AntixK/PyTorch-VAE's [reconstruction, input, mu, log_var]): a VAE's, or the reconstruction's alone, noted."""
+def outputs(names, shapes, targets, class_axis, used, notes, passthrough=None):
+    """The Outputs of a model that returned several values (names, shapes per row (None: not a tensor), whether the
+    loss compares each, whether each is the input handed back, as AntixK/PyTorch-VAE's [reconstruction, input, mu,
+    log_var]) for these targets: a VAE's, or the reconstruction's alone, noted."""
+    target, ids = tuple(np.shape(targets)[1:]), np.issubdtype(np.asarray(targets).dtype, np.integer)
+    fits = [rows is not None and (tuple(rows) == target or class_ids(rows, target, ids, class_axis)) for rows in shapes]
     keep = [k for k in range(len(shapes)) if not (passthrough and passthrough[k])]
     if is_vae([shapes[k] for k in keep]):
         return Outputs(*keep, name=names[keep[0]])

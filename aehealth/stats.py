@@ -238,3 +238,24 @@ def one_hot(ids, classes):
     """Integer targets (a sparse loss's) as the one-hot rows the output is compared with."""
     ids = np.asarray(ids).astype(np.int64)
     return np.eye(classes, dtype=np.float32)[np.clip(ids, 0, classes - 1)]
+
+
+def dense_targets(targets, output_shape, loss_kind):
+    """The targets as the output is compared with them: a sparse loss's class ids as one-hot scores on the output's
+    class axis (aehealth.contracts.LossKind), anything else as float32."""
+    if not loss_kind.sparse:
+        return np.asarray(targets, np.float32)
+    axis = loss_kind.class_axis
+    return np.moveaxis(one_hot(targets, output_shape[axis - 1 if axis > 0 else axis]), -1, axis)
+
+
+def log_probabilities(p):
+    """What a softmax cross-entropy on logits must receive to mean the probabilities p (-inf for 0, silently)."""
+    with np.errstate(divide='ignore'):
+        return np.log(p)
+
+
+def logit(p):
+    """What a loss that takes logits must receive to mean the probabilities p."""
+    p = np.clip(np.asarray(p, np.float32), 1e-7, 1 - 1e-7)
+    return np.log(p / (1 - p))

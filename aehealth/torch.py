@@ -33,7 +33,7 @@ except ImportError:  # the extra "torch" is not installed
     raise ImportError('aehealth.torch needs PyTorch: pip install "aehealth[torch]"') from None
 
 from aehealth import monitor as core
-from aehealth import network, rules, stats
+from aehealth import network, rules
 from aehealth.contracts import Chunk, LayerRecord
 
 CHUNK = 256  # sample rows per pass: a few hundred inputs' maps stay in the CPU's cache (docs/speed.md)
@@ -54,7 +54,6 @@ RESHAPES = {'ViewBackward0', 'ReshapeAliasBackward0', 'UnsafeViewBackward0', 'Pe
             'TransposeBackward0', 'SqueezeBackward0', 'SqueezeBackward1', 'SqueezeDimBackward0',
             'SqueezeDimsBackward0', 'UnsqueezeBackward0', 'CloneBackward0', 'ExpandBackward0', 'AliasBackward0'}
 JOINS = {'StackBackward0', 'CatBackward0'}
-LOGIT_LOSSES = ('with_logits', 'withlogits')
 MODAL = (nn.modules.batchnorm._BatchNorm, nn.modules.dropout._DropoutNd)  # modules that act otherwise in training
 
 
@@ -257,25 +256,20 @@ class Probe:
             self._find_reconstruction(out, self._first_loss(out, t), t, xt)
             recon, mean, log_variance = self.outputs.parts(out)
             self.output_shape = tuple(recon.shape[1:])
-            name = _loss_name(self.loss_fn)
-            self.from_logits = any(word in name.lower() for word in LOGIT_LOSSES) or name == 'CrossEntropyLoss'
-            self.sparse = (np.issubdtype(np.asarray(t).dtype, np.integer) and recon.dim() == t.ndim + 1
-                           and tuple(recon.shape[2:]) == tuple(t.shape[1:]))
+            ids = np.issubdtype(np.asarray(t).dtype, np.integer)
+            self.loss_kind = network.loss_kind(_loss_name(self.loss_fn), 1, sparse=network.class_ids(
+                self.output_shape, t.shape[1:], ids, 1))
             drawing = network.drawing(self._run_values(xt), self._run_values(xt))  # a sampling module's; put back
             records = self._records(record, recon, mean, pairs, drawing)
             output = LayerRecord('output', 'output', None, False, int(np.prod(self.output_shape)), is_output=True,
                                  channels=self._channels(recon, record, len(record)),
                                  handle=Tap('output', 'output', None, 'recon', len(record)))
-            described = network.describe(records, output, name, self.from_logits)
+            described = network.describe(records, output, self.loss_kind.name, self.loss_kind.from_logits)
         self.length = len(record)
         self.net, self.channels, self.kernels = described.net, described.channels, described.kernels
         self.frozen, self.posterior = described.frozen, described.posterior
         self.taps = [(r.key, r.handle) for r in described.measured]  # (key, tap) of what is measured
         self.notes += described.notes
-        self.to_output = None
-        if self.from_logits:
-            self.to_output = np.log if self.sparse or name == 'CrossEntropyLoss' else core.logit
-        self.loss_name = name
         first = next(((k, m) for k, (m, _, _) in enumerate(record) if _kernel(m) is not None
                       or isinstance(m, nn.Embedding)), None)
         self.received, self.received_by = None, None
@@ -338,9 +332,7 @@ class Probe:
         grads = torch.autograd.grad(loss, [out[k] for k in graded], allow_unused=True, retain_graph=True) \
             if torch.is_tensor(loss) and loss.requires_grad and graded else [None] * len(graded)
         used = {k for k, g in zip(graded, grads) if g is not None} or set(tensors)
-        target, ids = tuple(t.shape[1:]), np.issubdtype(np.asarray(t).dtype, np.integer)
-        fits = [rows is not None and (rows == target or (ids and rows[1:] == target)) for rows in self.rows]
-        self.outputs = network.outputs([f'element {k}' for k in range(len(out))], self.rows, fits,
+        self.outputs = network.outputs([f'element {k}' for k in range(len(out))], self.rows, t, 1,
                                        [k in used for k in range(len(out))], self.notes,
                                        [k in self.passthrough for k in range(len(out))])
 
@@ -443,12 +435,6 @@ class Probe:
         return tensor.transpose(0, 1) if tap.part and not raw else tensor  # an RNN's h, c: batch second
 
     # ---- measuring
-
-    def dense(self, targets):
-        """The targets as the output is compared with them (class ids of a sparse loss as one-hot, classes on dim 1)."""
-        if not self.sparse:
-            return np.asarray(targets, np.float32)
-        return np.moveaxis(stats.one_hot(targets, self.output_shape[0]), -1, 1)
 
     def loss_of(self, targets):
         """loss(rows, predictions) on `targets`, for the baselines: the reconstruction's loss, with no KL term."""

@@ -1,4 +1,5 @@
 """aehealth.network on hand-made records: the judgements about a network, made once for every front-end."""
+import numpy as np
 import pytest
 
 from aehealth import network
@@ -92,13 +93,31 @@ def test_a_kernel_shared_by_two_calls_is_differentiated_once_and_an_untrainable_
 
 def test_which_output_is_the_reconstruction():
     assert network.is_vae([(784,), (20,), (20,)]) and not network.is_vae([(784,), (20,), (10,)])
-    notes = []
-    outs = network.outputs(['element 0', 'element 1'], [(12,), (784,)], [False, True], [True, True], notes)
+    notes, pictures = [], np.zeros((4, 784), np.float32)
+    outs = network.outputs(['element 0', 'element 1'], [(12,), (784,)], pictures, 1, [True, True], notes)
     assert outs.recon == 1 and not outs.vae and 'element 1 (rows (784,)) is judged as the reconstruction' in notes[0]
     assert outs.parts(('code', 'picture')) == ('picture', None, None)
-    assert network.outputs(['a', 'b'], [(12,), (784,)], [False, False], [False, True], []).recon == 1
+    assert network.outputs(['a', 'b'], [(12,), (784,)], np.zeros((4, 5)), 1, [False, True], []).recon == 1
     with pytest.raises(UsageError) as error:
-        network.outputs(['a', 'b'], [(784,), (784,)], [True, True], [True, True], [])
+        network.outputs(['a', 'b'], [(784,), (784,)], pictures, 1, [True, True], [])
     assert 'several of them' in str(error.value) and 'forward=' in str(error.value)
-    vae = network.outputs(['x', 'mu', 'logvar'], [(784,), (20,), (20,)], [True, False, False], [True] * 3, [])
+    vae = network.outputs(['x', 'mu', 'logvar'], [(784,), (20,), (20,)], pictures, 1, [True] * 3, [])
     assert vae.vae and vae.parts(('r', 'm', 'l')) == ('r', 'm', 'l')
+    ids = np.zeros((4, 30), np.int64)  # a sequence of token ids: the output scoring them has the classes' axis more
+    assert network.outputs(['code', 'scores'], [(30, 8), (10, 30)], ids, 1, [True, True], []).recon == 1
+    assert network.outputs(['code', 'scores'], [(10, 30), (30, 8)], ids, -1, [True, True], []).recon == 1
+
+
+def test_what_a_loss_compares_is_judged_alike_from_either_framework_s_names():
+    for name in ('CrossEntropyLoss', 'cross_entropy'):  # PyTorch's module and function: the same loss
+        kind = network.loss_kind(name, 1, sparse=True)
+        assert kind.from_logits and kind.to_output(np.array([1.0, 0.0]))[0] == 0.0
+    bce = network.loss_kind('BCEWithLogitsLoss', 1, sparse=False)
+    assert bce.from_logits and bce.to_output(np.array([0.5]))[0] == pytest.approx(0.0)
+    assert network.loss_kind('binary_cross_entropy', 1, sparse=False).to_output is None
+    assert network.loss_kind('MSELoss', 1, sparse=False).from_logits is False
+    keras_ids = network.loss_kind('sparse_categorical_crossentropy', -1, from_logits=True)
+    assert keras_ids.sparse and keras_ids.to_output(np.ones(1))[0] == 0.0 and keras_ids.class_axis == -1
+    assert network.loss_kind('categorical_crossentropy', -1, from_logits=False).to_output is None
+    assert network.class_ids((10, 30), (30,), True, 1) and not network.class_ids((10, 30), (30,), False, 1)
+    assert network.class_ids((30, 10), (30,), True, -1) and not network.class_ids((30, 10), (30,), True, 1)

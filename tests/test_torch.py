@@ -379,6 +379,31 @@ def test_a_loss_on_logits_that_its_name_does_not_tell_gets_the_baselines_of_one_
     assert squared['floor'] == 0
 
 
+class Tokens(nn.Module):
+    """A token-sequence autoencoder as the PyTorch tutorials write one: an embedding, a GRU, a score per token."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed, self.gru, self.out = nn.Embedding(20, 16), nn.GRU(16, 32, batch_first=True), nn.Linear(32, 20)
+
+    def forward(self, x):
+        return self.out(self.gru(self.embed(x))[0]).transpose(1, 2)  # (N, classes, T), as cross-entropy takes them
+
+
+def test_cross_entropy_as_a_module_or_as_a_function_is_judged_alike_and_a_token_autoencoder_learns():
+    ids = np.random.default_rng(0).integers(0, 20, (512, 12))
+    runs = []
+    for loss_fn in (nn.CrossEntropyLoss(), F.cross_entropy):  # both take logits, which F.cross_entropy's name hides
+        torch.manual_seed(0)
+        losses, monitor = fit(Tokens(), ids, loss_fn, epochs=6, lr=1e-2)
+        runs.append((losses, monitor.metrics['baselines'], named(monitor.findings)))
+    (module_losses, module, found), (function_losses, function, found_too) = runs
+    assert module_losses == function_losses and found == found_too
+    assert module['floor'] == function['floor'] == 0.0  # the targets' own logits: -inf but at each target's class
+    assert function['mean_input'] == pytest.approx(module['mean_input'], rel=1e-6)
+    assert module_losses[-1] < 0.5 * module_losses[0] and 'plateau' not in found
+
+
 def test_a_loss_that_falls_as_outputs_grow_is_not_named_where_the_output_cannot_grow():
     # a sigmoid cannot reach 100x the targets, and log-probabilities under F.kl_div never pass 0: their losses rise
     class LogSoftmax(nn.Module):
