@@ -287,9 +287,8 @@ class Probe:
             raise self._fit_error(np.asarray(x), e) from None
         recon, mean, _ = self.outputs.parts(out)
         tensors = [backend.first(o) for _, _, o in record]
-        made = {id(v): k for k, v in enumerate(tensors)}
         drawing = network.drawing(self._run_values(x), self._run_values(x))  # a sampling layer's draws, put back
-        makers = {}
+        makers = {}  # the first record to make each tensor: a layer that hands its input on (Dropout) made nothing
         for k, v in enumerate(tensors):
             makers.setdefault(id(v), k)
         counts, records = {}, []
@@ -302,7 +301,7 @@ class Probe:
                 continue
             records.append(LayerRecord(
                 key, key, activation_name(layer), w is not None, int(np.prod(tensor.shape[1:])), upstream=k in upstream,
-                takes=made.get(id(backend.first(given))), channels=-1 if len(tensor.shape) > 2 else None,  # channels last
+                takes=makers.get(id(backend.first(given))), channels=-1 if len(tensor.shape) > 2 else None,  # channels last
                 is_mean=mean is not None and (tensor is mean or _same_values(tensor, mean)),
                 is_output=_same_values(tensor, recon), kernel=w if w is not None and w.trainable else None, handle=k,
                 axis_units=_axis_units(layer, tensor), stochastic=k in drawing, pair=_pair(given, makers)))

@@ -118,6 +118,18 @@ def _walk(fn):
     return fn
 
 
+def _made_by(fn, outputs):
+    """outputs[node] of the first node on the way back from `fn` through reshapes that a module's output is (a
+    Linear's on (N, T, F) is the view behind its matrix product), or None."""
+    while fn is not None:
+        if fn in outputs:
+            return outputs[fn]
+        if not fn.next_functions or _walk(fn) is fn:
+            return None
+        fn = fn.next_functions[0][0]
+    return None
+
+
 def _fans(w):
     """(fan-in, fan-out) as torch.nn.init counts them: dimension 1 in, dimension 0 out, times the kernel's size."""
     receptive = int(np.prod(w.shape[2:])) if w.dim() > 2 else 1
@@ -341,9 +353,9 @@ class Probe:
         output, h and c), an activation forward() applies between modules (read from the autograd graph behind the
         next module's input), and one it applies last (behind the reconstruction)."""
         outputs = {}
-        for k, (_, _, value) in enumerate(record):
-            for v in _flat(value):
-                if v.grad_fn is not None:
+        for k, (_, given, value) in enumerate(record):
+            for v in _flat(value):  # not a module that hands its input on (Dropout in eval mode): it made nothing
+                if v.grad_fn is not None and not (torch.is_tensor(given) and v.grad_fn is given.grad_fn):
                     outputs.setdefault(v.grad_fn, k)
         taps, counts, seen = [], {}, set()
 
@@ -352,8 +364,7 @@ class Probe:
             fn = _walk(tensor.grad_fn) if tensor is not None and torch.is_tensor(tensor) else None
             if fn is None or type(fn).__name__ not in OPERATIONS or fn in outputs:
                 return None
-            source = _walk(fn.next_functions[0][0]) if fn.next_functions else None
-            k = outputs.get(source)
+            k = _made_by(fn.next_functions[0][0], outputs) if fn.next_functions else None
             return None if k is None else (OPERATIONS[type(fn).__name__], k,
                                            next((t for t in taps if t.where == 'out' and t.at == k), None))
         for k, (module, given, value) in enumerate(record):
@@ -374,7 +385,8 @@ class Probe:
                 taps.insert(taps.index(src) + 1, Tap(f'{src.key}+{inferred[0]}', f'{src.key} + {inferred[0]} in '
                                                      f'forward()', inferred[0], 'in', k, of=src))
         last = functional(recon)
-        if last is not None:
+        if last is not None and not (last[2] is not None and any(t.of is last[2] and t.activation == last[0]
+                                                                 for t in taps)):  # a module only reshaped it since
             src = last[2]
             taps.append(Tap(f'{src.key}+{last[0]}' if src else 'output', f'{src.key} + {last[0]} in forward()' if src
                             else 'output', last[0], 'recon', len(record), of=src))

@@ -14,7 +14,7 @@ import tensorflow as tf  # noqa: E402
 from keras import layers as L  # noqa: E402
 from keras import ops  # noqa: E402
 
-from aehealth.keras import HealthMonitor, UsageError, preflight  # noqa: E402
+from aehealth.keras import HealthMonitor, UsageError, postmortem, preflight  # noqa: E402
 from cases import question  # noqa: E402
 
 with np.load(SUBSET) as f:
@@ -262,6 +262,18 @@ def test_conv1d_pooling_dropout_batchnorm_and_activation_layers_are_measured(got
     # a convolution whose output an activation layer takes whole is measured after it, as Conv1D(activation=...)
     assert [a for _, a, _ in got['conv1d']['layers']] == ['leaky_relu', 'prelu', 'elu', 'sigmoid']
     assert len(got['conv1d']['kernels']) == 4
+
+
+def test_dropout_between_a_weight_layer_and_its_activation_layer_changes_nothing_measured():
+    # in inference Dropout hands its input on: Dense, Dropout, ReLU is measured once, after the relu, as Dense, ReLU
+    described = []
+    for middle in ([], [L.Dropout(0.2)]):
+        model = keras.Sequential([keras.Input((784,)), L.Dense(32), *middle, L.ReLU(), L.Dense(784, activation='sigmoid')])
+        model.compile(optimizer='adam', loss='mse')
+        net = postmortem(model, X[:300], verbose=False)['network']
+        described.append([(layer['activation'], layer['units']) for layer in net['layers']]
+                         + [net['code'] == net['layers'][0]['key']])
+    assert described[0] == described[1] == [('relu', 32), ('sigmoid', 784), True]
 
 
 def test_preprocessing_inside_the_model_is_not_unscaled_input(got):

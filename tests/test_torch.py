@@ -152,6 +152,53 @@ def test_activations_written_in_forward_are_read_from_the_graph(trained):
     assert trained['dense'].health[-1]['layers']['fc1+relu']['dead'] < 0.5  # measured on the relu's own values
 
 
+class PerStep(nn.Module):
+    """Linear layers on (N, T, features), as sequence autoencoders apply them, activations written in forward()."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.fc2 = nn.Linear(8, 32), nn.Linear(32, 8)
+
+    def forward(self, x):
+        return torch.sigmoid(self.fc2(F.relu(self.fc1(x))))
+
+
+class Dropped(nn.Module):
+    """Dropout after an activation written in forward(), as the tutorials regularise: in eval mode it hands it on."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.drop, self.fc2 = nn.Linear(8, 32), nn.Dropout(0.2), nn.Linear(32, 8)
+
+    def forward(self, x):
+        return torch.sigmoid(self.fc2(self.drop(F.relu(self.fc1(x)))))
+
+
+class Reshaped(nn.Module):
+    """An activation written in forward() whose output a module only reshapes (nn.Unflatten) into the reconstruction."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv, self.flat, self.fc = nn.Conv2d(1, 4, 3, padding=1), nn.Flatten(), nn.Linear(256, 64)
+        self.unflatten = nn.Unflatten(1, (1, 8, 8))
+
+    def forward(self, x):
+        return self.unflatten(torch.sigmoid(self.fc(self.flat(F.relu(self.conv(x))))))
+
+
+def test_activations_written_in_forward_are_read_behind_a_linear_s_view_before_dropout_and_a_reshaping_module():
+    steps = np.random.default_rng(0).uniform(0, 1, (300, 5, 8)).astype('float32')
+    for model, x in ((PerStep(), steps), (PerStep(), steps[:, 0]), (Dropped(), steps[:, 0])):
+        metrics = postmortem(model, x, nn.MSELoss(), verbose=False)  # sequences and rows, dropout or not: alike
+        assert [(layer['key'], layer['activation']) for layer in metrics['network']['layers']] == [
+            ('fc1+relu', 'relu'), ('fc2+sigmoid', 'sigmoid')] and not metrics['notes']
+        assert metrics['network']['code'] == 'fc1+relu'
+    metrics = postmortem(Reshaped(), steps[:, :1].reshape(300, 1, 8, 1).repeat(8, axis=3), nn.MSELoss(), verbose=False)
+    net = metrics['network']
+    assert [layer['key'] for layer in net['layers']] == ['conv+relu', 'fc+sigmoid']  # the sigmoid once, as the output
+    assert net['output'] == 'fc+sigmoid' and net['code'] == 'conv+relu'
+
+
 def test_nested_sequentials_conv_batchnorm_dropout_and_activation_modules(trained):
     layers = [(layer['key'], layer['activation']) for layer in trained['nested'].metrics['network']['layers']]
     # the second convolution's output goes to BatchNorm, not straight to its ReLU: it is measured itself
