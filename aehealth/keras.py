@@ -8,12 +8,12 @@ autoencoder is stuck.
     monitor.findings                                          # [{rule, level, evidence, fix}, ...]
 
 Both run the model on the sample you give, recording each layer's output as the model's own call makes it (so
-Sequential, functional and subclassed models, nested ones and wrapped layers are all measured the same way), and
-take each weight matrix's gradient of the compiled loss, extra losses (activity regularisers, add_loss) included,
-through the backend in use (aehealth.keras_backends). A model without a `call` or a compiled loss (its own
-train_step, like keras.io's VAE) attaches with `forward=`: a function from inputs to the reconstruction, or to
-(reconstruction, mean, log-variance). A VAE whose Sampling layer takes [z_mean, z_log_var] is checked for posterior
-collapse as it is.
+Sequential, functional and subclassed models, nested ones and wrapped layers are all measured the same way; an
+activation written in call() is told from the values), and take each weight matrix's gradient of the compiled loss,
+extra losses (activity regularisers, add_loss) included, through the backend in use (aehealth.keras_backends). A
+model without a `call` or a compiled loss (its own train_step, like keras.io's VAE) attaches with `forward=`: a
+function from inputs to the reconstruction, or to (reconstruction, mean, log-variance). A VAE whose Sampling layer
+takes [z_mean, z_log_var] is checked for posterior collapse as it is.
 Nothing in the model changes (its layers' losses and random generators are put back as they were), and training
 is never stopped: a check that fails becomes a finding, "could not measure ...".
 """
@@ -285,32 +285,65 @@ class Probe:
             raise
         except Exception as e:
             raise self._fit_error(np.asarray(x), e) from None
-        recon, mean, _ = self.outputs.parts(out)
-        tensors = [backend.first(o) for _, _, o in record]
         drawing = network.drawing(self._run_values(x), self._run_values(x))  # a sampling layer's draws, put back
-        makers = {}  # the first record to make each tensor: a layer that hands its input on (Dropout) made nothing
-        for k, v in enumerate(tensors):
-            makers.setdefault(id(v), k)
-        counts, records = {}, []
-        for k, (layer, given, value) in enumerate(record):
-            counts[layer.name] = counts.get(layer.name, 0) + 1
-            key = layer.name if counts[layer.name] == 1 else f'{layer.name}#{counts[layer.name]}'
-            tensor, w = tensors[k], kernel(layer)
-            if not keras.ops.is_tensor(tensor):
-                records.append(LayerRecord(key, key, None, False, 0, upstream=False, handle=k))
-                continue
-            records.append(LayerRecord(
-                key, key, activation_name(layer), w is not None, int(np.prod(tensor.shape[1:])), upstream=k in upstream,
-                takes=makers.get(id(backend.first(given))), channels=-1 if len(tensor.shape) > 2 else None,  # channels last
-                is_mean=mean is not None and (tensor is mean or _same_values(tensor, mean)),
-                is_output=_same_values(tensor, recon), kernel=w if w is not None and w.trainable else None, handle=k,
-                axis_units=_axis_units(layer, tensor), stochastic=k in drawing, pair=_pair(given, makers)))
+        records = self._records(record, upstream, drawing, *self.outputs.parts(out)[:2])
         self.received, self.received_by = None, None
         first = next(((k, layer) for k, (layer, _, _) in enumerate(record)
                       if kernel(layer) is not None or _is_embedding(layer)), None)
         if first is not None and not _is_embedding(first[1]):
             self.received, self.received_by = first[0], first[1].name
         return records, out
+
+    def _records(self, record, upstream, drawing, recon, mean):
+        """The run's records as neutral LayerRecords (an activation written in call() as one of its own, before the
+        layer it went to): what each is, what the reconstruction depends on (`upstream`), what each takes whole, and
+        of a layer given two tensors, which records made them and whether it draws random numbers (`drawing`)."""
+        tensors = [backend.first(o) for _, _, o in record]
+        makers = {}  # the first record to make each tensor: a layer that hands its input on (Dropout) made nothing
+        for k, v in enumerate(tensors):
+            makers.setdefault(id(v), k)
+        counts, records, at = {}, [], {}  # at: a run's record's index among the LayerRecords
+        for k, (layer, given, value) in enumerate(record):
+            counts[layer.name] = counts.get(layer.name, 0) + 1
+            key = layer.name if counts[layer.name] == 1 else f'{layer.name}#{counts[layer.name]}'
+            tensor, w = tensors[k], kernel(layer)
+            applied = self._applied(given, k, tensors, makers, records, at, k in upstream)
+            if applied is not None:
+                records.append(applied)
+            at[k] = len(records)
+            if not keras.ops.is_tensor(tensor):
+                records.append(LayerRecord(key, key, None, False, 0, upstream=False, handle=k))
+                continue
+            pair = _pair(given, makers)
+            records.append(LayerRecord(
+                key, key, activation_name(layer), w is not None, int(np.prod(tensor.shape[1:])), upstream=k in upstream,
+                takes=at[k] - 1 if applied is not None else at.get(makers.get(id(backend.first(given)))),
+                channels=-1 if len(tensor.shape) > 2 else None,  # channels last
+                is_mean=mean is not None and (tensor is mean or _same_values(tensor, mean)),
+                is_output=_same_values(tensor, recon), kernel=w if w is not None and w.trainable else None, handle=k,
+                axis_units=_axis_units(layer, tensor), stochastic=k in drawing,
+                pair=None if pair is None else tuple(at[j] for j in pair)))
+        last = self._applied(recon, None, tensors, makers, records, at, True)
+        if last is not None and not any(r.is_output for r in records):
+            records.append(last)
+        return records
+
+    def _applied(self, given, k, tensors, makers, records, at, upstream):
+        """A record of an activation the model's own code applied (keras.ops.relu(self.dense(x))) to the nearest earlier
+        output shaped alike, before layer k received it (k None: the reconstruction); the core tells which from the
+        values (aehealth.network.applied). None when no layer's output was changed so."""
+        if not keras.ops.is_tensor(given) or id(given) in makers:
+            return None
+        j = next((j for j in reversed(range(len(tensors) if k is None else k)) if keras.ops.is_tensor(tensors[j])
+                  and tuple(tensors[j].shape) == tuple(given.shape)), None)
+        act = None if j is None else network.applied(backend.numpy(tensors[j]), backend.numpy(given))
+        if act is None:
+            return None
+        source = records[at[j]]
+        return LayerRecord(f'{source.key}+{act}', f'{source.key} + {act} in call()', act, False, source.units,
+                           upstream=upstream, takes=at[j], channels=source.channels, is_output=k is None,
+                           handle=RECON if k is None else ('in', k),
+                           axis_units=int(given.shape[-1]) if act == 'softmax' else None)
 
     def _run_values(self, x):
         """Every leaf's output on x, as numpy arrays (None for what is not a tensor): for network.drawing."""
@@ -354,7 +387,8 @@ class Probe:
         data = self.loss_fn(t, recon)
         extra = [keras.ops.cast(v, 'float32') for v in self.model.losses]
         total = data + sum(extra) if extra else data
-        values = [recon if k is RECON else backend.first(record[k][2]) for k in self.measured]
+        values = [recon if h is RECON else backend.first(record[h[1]][1]) if isinstance(h, tuple) else
+                  backend.first(record[h][2]) for h in self.measured]  # ('in', k): what layer k received
         nothing = keras.ops.zeros((0,))
         received = record[self.received][1] if self.received is not None else nothing
         return total, (values, recon, data, total, received, nothing if mean is None else mean,

@@ -28,6 +28,32 @@ def loss_kind(name, class_axis, from_logits=None, sparse=None):
     return LossKind(name, bool(from_logits), bool(sparse), class_axis, to_output)
 
 
+def _softmax(v):
+    e = np.exp(v - v.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+# Activations a model can apply in its own code between layers (keras.ops.relu(self.dense(x))), as numpy computes them
+APPLIED = {'relu': lambda v: np.maximum(v, 0), 'sigmoid': lambda v: 1 / (1 + np.exp(-v)), 'tanh': np.tanh,
+           'softplus': lambda v: np.logaddexp(0, v), 'elu': lambda v: np.where(v > 0, v, np.expm1(np.minimum(v, 0))),
+           'silu': lambda v: v / (1 + np.exp(-v)), 'softmax': _softmax}
+
+
+def applied(before, after):
+    """Which activation makes `after` from `before` (a layer's output, and what the model's own code made of it before
+    the next layer, numpy arrays), or None. One that leaves `before` as it is (a relu of positive values) is not told
+    from no activation at all, so it is not named."""
+    if before is None or after is None or np.shape(before) != np.shape(after) or not np.size(before):
+        return None
+    b, a = np.asarray(before, np.float64), np.asarray(after, np.float64)
+    with np.errstate(over='ignore', under='ignore'):
+        for name, f in APPLIED.items():
+            made = f(b)
+            if np.allclose(a, made, rtol=1e-4, atol=1e-6) and not np.allclose(made, b, rtol=1e-4, atol=1e-6):
+                return name
+    return None
+
+
 def class_ids(rows, target, ids, class_axis):
     """Whether targets of per-row shape `target` (integers: `ids`) are class ids that an output of per-row shape `rows`
     scores: the same shape but for one axis more, the classes' (`class_axis`, batch first: 1 or -1)."""

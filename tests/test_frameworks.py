@@ -90,6 +90,23 @@ def keras_functional_dense(scale=None):
     return model, [model.layers[0], model.layers[1]]
 
 
+class InCall(keras.Model):
+    """Activations written in call(), as PyTorch users write Keras: read from the values (aehealth.network.applied)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.fc2 = L.Dense(32), L.Dense(784)
+
+    def call(self, x):
+        return keras.ops.sigmoid(self.fc2(keras.ops.relu(self.fc1(x))))
+
+
+def keras_in_call():
+    model = InCall()
+    model(X[:1])  # built, so that its weights can be copied
+    return model, [model.fc1, model.fc2]
+
+
 def keras_module_dense():
     model = keras.Sequential([keras.Input((784,)), L.Dense(64), L.ReLU(), L.Dense(16), L.Activation('tanh'),
                               L.Dense(784), L.Activation('sigmoid')])
@@ -106,6 +123,7 @@ def keras_mean_decoded():
 
 CASES = {
     'functional': (keras_functional_dense, FunctionalDense, lambda out, x: F.mse_loss(out, x), X),
+    'activations_in_call': (keras_in_call, FunctionalDense, lambda out, x: F.mse_loss(out, x), X),
     'modules': (keras_module_dense, ModuleDense, lambda out, x: F.mse_loss(out, x), X),
     'vae': (keras_mean_decoded, MeanDecoded, lambda out, x: F.mse_loss(out[0], x), X),
     'scaled_output': (lambda: keras_functional_dense(255.0), Scaled,

@@ -121,3 +121,12 @@ def test_what_a_loss_compares_is_judged_alike_from_either_framework_s_names():
     assert network.loss_kind('categorical_crossentropy', -1, from_logits=False).to_output is None
     assert network.class_ids((10, 30), (30,), True, 1) and not network.class_ids((10, 30), (30,), False, 1)
     assert network.class_ids((30, 10), (30,), True, -1) and not network.class_ids((30, 10), (30,), True, 1)
+
+
+def test_an_activation_applied_between_layers_is_told_from_the_values():
+    before = np.linspace(-3, 3, 60, dtype=np.float32).reshape(4, 15)
+    assert network.applied(before, np.maximum(before, 0)) == 'relu'
+    assert network.applied(before, (1 / (1 + np.exp(-before))).astype(np.float32)) == 'sigmoid'
+    assert network.applied(before, np.tanh(before)) == 'tanh'
+    assert network.applied(np.abs(before), np.abs(before)) is None  # a relu of positive values: no activation told
+    assert network.applied(before, 2 * before) is None and network.applied(before, before[:, :5]) is None
