@@ -151,6 +151,8 @@ class Loop(TypedDict, total=False):
     still: list                # kernels a step left exactly where they were although their gradient was not 0
     learning_rate: dict        # {'start': rate when training started, 'now': at the last check, 'by': what set it}
     frozen: list               # names of the weight layers whose weights cannot train
+    cut: str                   # the first weight layer, able to train, whose output the reconstruction's gradient
+    #                            does not reach (values go on, the gradient stops: .detach(), torch.no_grad())
     train_mode_loss: float     # the loss on the sample with the model in training mode (BatchNorm, Dropout)
 
 
@@ -215,6 +217,8 @@ class Description:
     kernels: dict = field(default_factory=dict)   # {kernel key: the framework's variable}, first to last
     notes: list = field(default_factory=list)     # what could not be judged, in words
     frozen: list = field(default_factory=list)    # keys of the weight layers on the way whose kernels cannot train
+    cut: Optional[str] = None  # the first weight layer's key when it can train but the reconstruction's gradient
+    #                            does not reach it, while a later weight layer's does (Loop.cut)
     posterior: Optional[tuple] = None  # (mean key, log-variance key): measured records a sampling layer draws from
 
 
@@ -234,6 +238,7 @@ class Probe(Protocol):
     received_by: Optional[str]      # the first weight layer's name (None: an embedding, or none)
     notes: list                     # what it could not judge, in words
     frozen: list                    # the weight layers whose weights cannot train
+    cut: Optional[str]              # Description.cut
     posterior: Optional[tuple]      # (mean key, log-variance key) of measured layers that are a VAE's posterior
     framework: str                  # the fix texts' key: 'keras', 'torch'
 

@@ -236,7 +236,7 @@ class Probe:
                              channels=-1 if len(recon.shape) > 2 else None, handle=RECON)
         described = network.describe(records, output, self.loss_kind.name, self.loss_kind.from_logits)
         self.net, self.channels, self.kernels = described.net, described.channels, described.kernels
-        self.frozen, self.posterior = described.frozen, described.posterior
+        self.frozen, self.posterior, self.cut = described.frozen, described.posterior, described.cut
         self.measured = [r.handle for r in described.measured]
         self.notes += described.notes
         try:

@@ -242,6 +242,8 @@ class Session:
         record.notes += probe.notes
         if getattr(probe, 'frozen', None):
             record.loop['frozen'] = list(probe.frozen)
+        if getattr(probe, 'cut', None):
+            record.loop['cut'] = probe.cut
         if len(sample) < rules.FEW_ROWS:
             record.notes.append(f'the sample has {len(sample)} rows: "99% of the sample" means every row')
         self.weights, self.received = None, None  # the kernels at the last check; what the first weight layer receives

@@ -161,6 +161,9 @@ def describe(records, output, loss, from_logits=False):
             seen.add(id(r.kernel))
             kernels[r.key] = r.kernel
     frozen = [r.key for r in candidates if r.weighted and r.kernel is None]  # weight layers that cannot train
+    weighted = [r for r in records if r.weighted]  # the encoder's first cut from the loss, the decoder not
+    cut = weighted[0].key if weighted and weighted[0].kernel is not None and not weighted[0].upstream and any(
+        r.upstream for r in weighted[1:]) else None
     output = measured[-1] if measured else None
     layers = [dict(key=r.key, label=r.label, activation=r.activation, units=r.units,
                    **({'softmax_over': r.axis_units} if r.activation == 'softmax' and r.axis_units else {}))
@@ -171,7 +174,7 @@ def describe(records, output, loss, from_logits=False):
                         kernels={key: key for key in kernels})
     return Description(net=net, measured=measured, channels={r.key: r.channels for r in measured
                                                              if r.channels is not None},
-                       kernels=kernels, notes=notes, frozen=frozen,
+                       kernels=kernels, notes=notes, frozen=frozen, cut=cut,
                        posterior=(drawn[0].key, drawn[1].key) if drawn else None)
 
 

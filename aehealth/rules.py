@@ -600,7 +600,7 @@ def gradients_carried(ctx):
 
 
 @rule('no_gradient', 'cause', 'no gradient reaches the weights',
-      'a step found no gradient on any trainable weight: the loss is cut off from the model',
+      'a step found no gradient on any trainable weight (the loss is cut off)',
       'exact: at an optimizer step every trainable weight\'s gradient is None or 0, while the loss the monitor takes '
       'of the model on the sample has one', 'a fact of the loop: the weights cannot move, whatever the learning rate',
       {'torch': 'call backward() on the loss tensor the model made: not on one rebuilt from loss.item(), '
@@ -665,8 +665,25 @@ def frozen_weights(ctx):
                 + f' cannot train ({len(frozen)} weight layer{"s" if len(frozen) > 1 else ""})')
 
 
+@rule('gradient_cut', 'cause', 'encoder cut off',
+      'the run is stuck and the first weight layer gets no gradient',
+      'an outcome fires, and the first weight layer can train but the reconstruction\'s gradient does not reach its '
+      'output, while a later weight layer\'s does: its values go on, its gradient stops',
+      'in an autoencoder the reconstruction is made from the input through the first weight layer; a pretrained '
+      'encoder run without gradient on purpose is named only when the run is stuck',
+      {'keras': 'let the gradient through: remove keras.ops.stop_gradient (tf.stop_gradient) and conversions to numpy '
+                'between the input and the output in call()',
+       'torch': 'let the gradient through: remove .detach(), .data, torch.no_grad() and conversions to numpy between '
+                'the input and the output in forward()'})
+def gradient_cut(ctx):
+    cut = _loop(ctx).get('cut')
+    if cut and ctx.trained and any(ctx.kind_of(name) == 'outcome' for name in ctx.found):
+        return (f'the reconstruction\'s gradient does not reach {cut}, the first weight layer: its weights can train '
+                f'but never get a gradient, and only the layers after the cut learn')
+
+
 @rule('eval_mode_gap', 'cause', 'worse in eval mode',
-      'stuck as evaluated (eval mode), while in training mode the loss left the plateau',
+      'stuck in eval mode, while in training mode the loss left the plateau',
       f'an outcome fires on the model in eval mode and its loss in training mode is under {PLATEAU_EXIT:g}x '
       f'(`PLATEAU_EXIT`) of the way from the minimum to the mean target\'s',
       'the same threshold as a run leaving the plateau: the model has learned, and only its evaluation mode '
@@ -945,7 +962,8 @@ def learning_rate_high(ctx):
       f'(`STEP_UPDATE`), and no fault of the loop explains weights that do not move', 'healthy networks: see below',
       'multiply the learning rate by {factor:g}: that brings the step into the band', changes=('lr_x10', 'adam'))
 def learning_rate_low(ctx):
-    if not ctx.trained or ctx.end is None or _high_steps(ctx) or set(ctx.found) & {*LOOP_RULES, 'frozen_weights'}:
+    if not ctx.trained or ctx.end is None or _high_steps(ctx) or set(ctx.found) & {*LOOP_RULES, 'frozen_weights',
+                                                                                   'gradient_cut'}:
         return None
     steps = {k: v for k, v in (ctx.end.get('step_update') or {}).items() if v is not None}
     if steps:

@@ -279,7 +279,7 @@ class Probe:
             described = network.describe(records, output, self.loss_kind.name, self.loss_kind.from_logits)
         self.length = len(record)
         self.net, self.channels, self.kernels = described.net, described.channels, described.kernels
-        self.frozen, self.posterior = described.frozen, described.posterior
+        self.frozen, self.posterior, self.cut = described.frozen, described.posterior, described.cut
         self.taps = [(r.key, r.handle) for r in described.measured]  # (key, tap) of what is measured
         self.notes += described.notes
         first = next(((k, m) for k, (m, _, _) in enumerate(record) if _kernel(m) is not None

@@ -155,6 +155,43 @@ def test_a_frozen_decoder_is_named_when_stuck_and_a_frozen_pretrained_encoder_is
     assert failures(monitor.findings) == [] and monitor.metrics['loop']['frozen'] == ['0.0', '0.2']
 
 
+class Cut(nn.Module):
+    """The autoencoder with its code passed to the decoder without a gradient (`how`), or with one (None)."""
+
+    def __init__(self, how=None, encoder=None):
+        super().__init__()
+        layers = list(autoencoder())
+        self.encoder, self.decoder, self.how = encoder or nn.Sequential(*layers[:4]), nn.Sequential(*layers[4:]), how
+
+    def forward(self, x):
+        with torch.set_grad_enabled(self.how != 'no_grad' and torch.is_grad_enabled()):
+            code = self.encoder(x)
+        if self.how == 'detach':
+            code = code.detach()
+        elif self.how == 'numpy':
+            code = torch.from_numpy(code.detach().numpy())
+        return self.decoder(code)
+
+
+@pytest.mark.parametrize('how', ['detach', 'numpy', 'no_grad'])
+def test_an_encoder_cut_from_the_loss_in_forward_is_named_and_the_printed_fix_learns(how):
+    torch.manual_seed(0)
+    monitor, _ = train(model=Cut(how))
+    assert 'gradient_cut' in failures(monitor.findings) and 'unexplained' not in failures(monitor.findings)
+    fix = next(f['fix'] for f in monitor.findings if f['rule'] == 'gradient_cut')
+    assert '.detach()' in fix and 'torch.no_grad()' in fix and 'numpy' in fix
+    torch.manual_seed(0)
+    monitor, _ = train(model=Cut())  # the fix applied: the code goes to the decoder with its gradient
+    assert failures(monitor.findings) == [] and 'cut' not in monitor.metrics['loop']
+
+
+def test_a_pretrained_encoder_run_without_gradient_on_purpose_is_not_named_when_the_decoder_learns():
+    _, pretrained = train()
+    torch.manual_seed(0)
+    monitor, _ = train(model=Cut('detach', encoder=nn.Sequential(*list(pretrained)[:4])))
+    assert failures(monitor.findings) == [] and monitor.metrics['loop']['cut'] == 'encoder.0'
+
+
 # ---------------------------------------------------------------- Keras: fit makes the gradients; the rest can go wrong
 
 @functools.lru_cache(maxsize=None)
@@ -168,8 +205,9 @@ def keras_fit(mistake=None):
     momentum = 0.9 if mistake == 'bn_momentum_0.9' else 0.99  # Keras' default 0.99: slow moving statistics
     model = keras.Sequential([keras.Input((784,)), L.Dense(128, activation='relu'),
                               *([L.BatchNormalization(momentum=momentum)] if mistake and 'bn' in mistake else []),
-                              L.Dense(32, activation='relu'), L.Dense(128, activation='relu'),
-                              L.Dense(784, activation='sigmoid')])
+                              L.Dense(32, activation='relu'),
+                              *([L.Lambda(keras.ops.stop_gradient)] if mistake == 'stop_gradient' else []),
+                              L.Dense(128, activation='relu'), L.Dense(784, activation='sigmoid')])
     rate, callbacks = 1e-3, []
     if mistake in ('decay_every_step', 'decay_slow'):
         rate = keras.optimizers.schedules.ExponentialDecay(1e-3, decay_steps=1 if mistake == 'decay_every_step'
@@ -204,3 +242,10 @@ def test_keras_mistakes_are_named_and_their_fix_learns(mistake):
     if mistake == 'decay_every_step':
         assert any('ExponentialDecay brought it from 0.001' in f['evidence'] for f in monitor.findings)
     assert failures(keras_fit(KERAS_FIXES[mistake]).findings) == []
+
+
+def test_keras_records_an_encoder_cut_by_stop_gradient_and_names_it_only_when_the_run_is_stuck():
+    cut, plain = keras_fit('stop_gradient'), keras_fit(None)
+    assert cut.metrics['loop']['cut'].startswith('dense') and 'cut' not in plain.metrics['loop']  # the first Dense
+    # here the decoder alone learns from the random code (as a pretrained encoder's would): not stuck, not named
+    assert plain.metrics['final_loss'] < cut.metrics['final_loss'] and failures(cut.findings) == []
