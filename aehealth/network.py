@@ -162,8 +162,9 @@ def describe(records, output, loss, from_logits=False):
             kernels[r.key] = r.kernel
     frozen = [r.key for r in candidates if r.weighted and r.kernel is None]  # weight layers that cannot train
     weighted = [r for r in records if r.weighted]  # the encoder's first cut from the loss, the decoder not
-    cut = weighted[0].key if weighted and weighted[0].kernel is not None and not weighted[0].upstream and any(
-        r.upstream for r in weighted[1:]) else None
+    first = weighted[0].key if weighted and weighted[0].kernel is not None else None  # an RNN's output, h, c: one key
+    cut = first if first and not any(r.upstream for r in weighted if r.key == first) and any(
+        r.upstream for r in weighted if r.key != first) else None
     output = measured[-1] if measured else None
     layers = [dict(key=r.key, label=r.label, activation=r.activation, units=r.units,
                    **({'softmax_over': r.axis_units} if r.activation == 'softmax' and r.axis_units else {}))

@@ -130,3 +130,15 @@ def test_an_activation_applied_between_layers_is_told_from_the_values():
     assert network.applied(before, np.tanh(before)) == 'tanh'
     assert network.applied(np.abs(before), np.abs(before)) is None  # a relu of positive values: no activation told
     assert network.applied(before, 2 * before) is None and network.applied(before, before[:, :5]) is None
+
+
+def test_the_first_weight_layer_is_cut_from_the_loss_when_no_tensor_of_it_reaches_the_reconstruction():
+    def weights(key, upstream):
+        return record(key, 'linear', 20, weighted=True, upstream=upstream, kernel=object())
+    decoder = [weights('dec', True), record('out', 'sigmoid', 784, upstream=True, takes=2)]
+    assert network.describe([weights('enc', False)] + decoder, OUTPUT, 'mse').cut == 'enc'
+    assert network.describe([weights('enc', True)] + decoder, OUTPUT, 'mse').cut is None
+    # an LSTM's output unused and its h used: one layer, reached
+    assert network.describe([weights('lstm', False), weights('lstm', True)] + decoder, OUTPUT, 'mse').cut is None
+    frozen = LayerRecord('enc', 'enc', 'linear', True, 20, upstream=False)  # no trainable kernel: frozen, not cut
+    assert network.describe([frozen] + decoder, OUTPUT, 'mse').cut is None

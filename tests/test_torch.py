@@ -213,6 +213,7 @@ def test_recurrent_and_conv1d_modules_are_measured_through_their_tuple_outputs(t
     assert [(layer['key'], layer['activation']) for layer in net['layers']] == [
         ('encoder', 'tanh'), ('decoder', 'tanh'), ('out', 'linear')]
     assert net['code'] == 'encoder' and len(net['kernels']) == 3  # the LSTM's h, the one forward() uses
+    assert 'cut' not in trained['recurrent'].metrics['loop']  # its output is not used, its h is: not cut off
     assert [layer['activation'] for layer in trained['conv1d'].metrics['network']['layers']] == [
         'leaky_relu', 'tanh', 'elu', 'linear']
 
