@@ -269,8 +269,10 @@ class Session:
         self.weights = weights
         if step_update:
             snap['step_update'] = step_update
-            # a step that left a kernel exactly where it was, though the loss has a gradient for it: never updated
-            still = [k for k, v in step_update.items() if v == 0.0 and snap['grad_norm'].get(k)]
+            # a step that left a kernel exactly where it was, though its gradient moves it at this rate: never updated
+            rate = (self.record.loop.get('learning_rate') or {}).get('now')
+            still = [k for k, v in step_update.items() if v == 0.0 and stats.movable(weights[k],
+                                                                                  snap['grad_norm'].get(k), rate)]
             if still:
                 self.record.loop['still'] = still
         self.record.add(snap)

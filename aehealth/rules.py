@@ -632,7 +632,7 @@ def learning_rate_scheduled_to_zero(ctx):
 @rule('optimizer_misses_weights', 'cause', 'optimizer misses weights',
       'the optimizer holds none or not all of the model\'s trainable weights',
       'exact: trainable weights of the model that are not among the optimizer\'s parameters, or that a step left '
-      'exactly where they were although their gradient was not 0',
+      'exactly where they were although their gradient at the learning rate moves them past float rounding',
       'a fact of the loop: such weights never change, whatever the learning rate',
       {'torch': 'make the optimizer from this model\'s parameters once the model is final: '
                 'optimizer = torch.optim.Adam(model.parameters()) after the model is built (not from a copy, not from '
@@ -649,7 +649,7 @@ def optimizer_misses_weights(ctx):
     still = _loop(ctx).get('still')  # weights that did not move: not the optimizer's doing if a loop fault above is
     if still and ctx.trained and not set(ctx.found) & set(LOOP_RULES):
         return (f'a training step left {", ".join(label(ctx.net, k) for k in still[:3])} exactly as it was although '
-                f'its gradient is not 0: the optimizer does not update it')
+                f'its gradient at the learning rate moves it: the optimizer does not update it')
 
 
 @rule('frozen_weights', 'cause', 'frozen weights', 'the run is stuck and some weight layers cannot train',
@@ -959,11 +959,12 @@ def learning_rate_high(ctx):
 @rule('learning_rate_low', 'cause', 'learning rate too low',
       f'one step moves even the fastest weight matrix by under {_e(STEP_UPDATE[0])} of its size',
       f'one training step moves the fastest weight matrix by under {_e(STEP_UPDATE[0])} of its size at the last check '
-      f'(`STEP_UPDATE`), and no fault of the loop explains weights that do not move', 'healthy networks: see below',
+      f'(`STEP_UPDATE`), and neither a fault of the loop nor a saturated output (whose gradient is near 0 at any rate) '
+      f'explains weights that do not move', 'healthy networks: see below',
       'multiply the learning rate by {factor:g}: that brings the step into the band', changes=('lr_x10', 'adam'))
 def learning_rate_low(ctx):
     if not ctx.trained or ctx.end is None or _high_steps(ctx) or set(ctx.found) & {*LOOP_RULES, 'frozen_weights',
-                                                                                   'gradient_cut'}:
+                                                                                   'gradient_cut', 'saturated_output'}:
         return None
     steps = {k: v for k, v in (ctx.end.get('step_update') or {}).items() if v is not None}
     if steps:

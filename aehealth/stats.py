@@ -188,6 +188,17 @@ def update_ratio(now, before):
     return float(np.linalg.norm(np.asarray(now) - before) / norm) if norm > 0 else None
 
 
+def movable(w, grad_norm, lr):
+    """Whether plain SGD at `lr` on a gradient of norm `grad_norm` moves at least one of `w`'s values in its own
+    precision: its largest gradient (at least the norm over the square root of the size) times lr against half the
+    spacing of floats at w's largest value. Adam's and momentum's steps are no smaller on gradients under 1; one that
+    moves none is float rounding, not an optimizer that skips the weight."""
+    w = np.asarray(w)
+    if not grad_norm or not lr or not w.size or not np.issubdtype(w.dtype, np.floating):
+        return False
+    return lr * grad_norm / np.sqrt(w.size) > np.spacing(np.abs(w).max()) / 2
+
+
 def health_snapshot(epoch, net, layers, grads, weights, previous, targets, out):
     """Every health number at one point of training, from the values of the network on a fixed sample."""
     acts = {layer['key']: layer['activation'] for layer in net['layers']}

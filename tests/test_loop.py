@@ -249,3 +249,39 @@ def test_keras_records_an_encoder_cut_by_stop_gradient_and_names_it_only_when_th
     assert cut.metrics['loop']['cut'].startswith('dense') and 'cut' not in plain.metrics['loop']  # the first Dense
     # here the decoder alone learns from the random code (as a pretrained encoder's would): not stuck, not named
     assert plain.metrics['final_loss'] < cut.metrics['final_loss'] and failures(cut.findings) == []
+
+
+def _stepped(model, optimizer, epochs=3, batch=64):
+    """The plain loop on the subset's first 2000 rows, with the monitor beside it."""
+    loss_fn, xt = nn.MSELoss(), torch.as_tensor(X[:2000])
+    with HealthMonitor(model, X[:300], loss_fn, optimizer, verbose=False) as monitor:
+        for _ in range(epochs):
+            for i in range(0, len(xt), batch):
+                optimizer.zero_grad()
+                loss_fn(model(xt[i:i + batch]), xt[i:i + batch]).backward()
+                optimizer.step()
+            monitor.epoch_end()
+    return monitor
+
+
+@pytest.mark.parametrize('bias', [-30.0, -40.0])
+def test_a_step_too_small_for_float32_on_a_saturated_output_is_not_blamed_on_the_optimizer_or_learning_rate(bias):
+    # a sigmoid output pinned at 0: gradients of 1e-14 and less, which Adam's steps (lr g / eps) move by less than
+    # the spacing of float32 weights (-40: not at all, once named "optimizer misses weights"; -30: by 1e-12 of their
+    # size, once named "learning rate too low, multiply it by 1e+06")
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(784, 32), nn.ReLU(), nn.Linear(32, 784), nn.Sigmoid())
+    nn.init.constant_(model[2].bias, bias)
+    found = failures(_stepped(model, torch.optim.Adam(model.parameters(), 1e-3)).findings)
+    assert 'saturated_output' in found and 'one_output' in found, found
+    assert not {'optimizer_misses_weights', 'learning_rate_low'} & set(found), found
+
+
+def test_weights_a_step_leaves_though_their_gradient_moves_them_are_recorded_as_still():
+    # the encoder held by the optimizer at a learning rate of 0 in a group of its own: its step leaves it exactly
+    torch.manual_seed(0)
+    model = autoencoder()
+    encoder, decoder = list(model[:4].parameters()), list(model[4:].parameters())
+    optimizer = torch.optim.Adam([{'params': decoder}, {'params': encoder, 'lr': 0.0}], 1e-3)
+    loop = _stepped(model, optimizer).metrics['loop']
+    assert loop['still'] == ['0', '2'], loop
