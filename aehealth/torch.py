@@ -9,8 +9,8 @@
             monitor.epoch_end()
     monitor.findings                                          # [{rule, level, evidence, fix}, ...]
 
-Each check runs the model on the sample in eval mode with forward hooks on its modules (their outputs, and the
-inputs of the layers after them, where an activation applied in forward() shows), and takes each weight's gradient
+Each check runs the model on the sample in eval mode with forward hooks on its modules and a torch function mode
+that records the activations forward() applies itself (F.relu, torch.sigmoid, in place or not), and takes each weight's gradient
 of `loss_fn(model(x), targets)` with torch.autograd.grad. It writes no .grad, puts every module's train/eval mode
 back, leaves the random state as it was (a seeded run gives the same numbers with or without it), never steps
 the optimizer and never stops training. With `optimizer`, its step hooks measure the first step of each checked
@@ -29,6 +29,7 @@ import numpy as np
 try:
     import torch
     from torch import nn
+    from torch.overrides import TorchFunctionMode
 except ImportError:  # the extra "torch" is not installed
     raise ImportError('aehealth.torch needs PyTorch: pip install "aehealth[torch]"') from None
 
@@ -44,12 +45,12 @@ ACTIVATION_MODULES = {nn.ReLU: 'relu', nn.LeakyReLU: 'leaky_relu', nn.Sigmoid: '
                       nn.LogSoftmax: 'log_softmax', nn.Hardsigmoid: 'hard_sigmoid'}
 WEIGHTED = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d,
             nn.RNNBase)
-# What an activation applied in forward() leaves in the autograd graph; and the operations that only reshape.
-OPERATIONS = {'ReluBackward0': 'relu', 'SigmoidBackward0': 'sigmoid', 'TanhBackward0': 'tanh',
-              'SoftmaxBackward0': 'softmax', 'LeakyReluBackward0': 'leaky_relu', 'EluBackward0': 'elu',
-              'GeluBackward0': 'gelu', 'SiluBackward0': 'silu', 'SoftplusBackward0': 'softplus',
-              'HardtanhBackward0': 'hardtanh', 'LogSoftmaxBackward0': 'log_softmax', 'HardsigmoidBackward0':
-              'hard_sigmoid'}
+# The activations forward() can apply itself (F.relu, torch.sigmoid, x.tanh(), relu_), by the function's name; and
+# what the operations that only reshape leave in the autograd graph.
+FUNCTIONS = {**{name: name for name in ('relu', 'sigmoid', 'tanh', 'softmax', 'log_softmax', 'leaky_relu', 'elu',
+                                        'selu', 'gelu', 'silu', 'softplus', 'hardtanh', 'relu6')},
+             'relu_': 'relu', 'sigmoid_': 'sigmoid', 'tanh_': 'tanh', 'leaky_relu_': 'leaky_relu', 'elu_': 'elu',
+             'hardtanh_': 'hardtanh', 'hardsigmoid': 'hard_sigmoid'}
 RESHAPES = {'ViewBackward0', 'ReshapeAliasBackward0', 'UnsafeViewBackward0', 'PermuteBackward0',
             'TransposeBackward0', 'SqueezeBackward0', 'SqueezeBackward1', 'SqueezeDimBackward0',
             'SqueezeDimsBackward0', 'UnsqueezeBackward0', 'CloneBackward0', 'ExpandBackward0', 'AliasBackward0'}
@@ -96,9 +97,10 @@ def _axis_units(tap, tensor):
     """How many values a softmax makes sum to 1 (the size of its dim); None for other taps."""
     if tap.activation != 'softmax' or tensor is None:
         return None
-    dim = getattr(tap.module, 'dim', None) if tap.module is not None else \
-        getattr(_walk(tensor.grad_fn), '_saved_dim', None)
-    return None if dim is None else int(tensor.shape[dim])
+    dim = getattr(tap.module, 'dim', None) if tap.module is not None else tap.dim
+    if dim is None:  # F.softmax(x) without dim: the axis PyTorch picks (with a warning)
+        dim = 0 if tensor.dim() in (0, 1, 3) else 1
+    return int(tensor.shape[dim])
 
 
 def _flat(value):
@@ -156,18 +158,63 @@ def _numpy(value, name):
     return value
 
 
+@dataclass(eq=False)
+class Call:
+    """One call in a run of the model: a leaf module's, or an activation forward() applied itself (`module` None).
+    `made`: the autograd node of each output tensor when made (an in-place activation after it rewrites the
+    tensor's); `takes`: an activation's input's node when applied; `dim`: a softmax's."""
+    module: Optional[nn.Module]
+    given: object
+    value: object
+    made: tuple
+    activation: Optional[str] = None
+    takes: object = None
+    dim: Optional[int] = None
+
+
+class _Activations(TorchFunctionMode):
+    """Records the activations forward() applies itself, outside the leaf modules (whose hooks stand for what runs
+    inside them), as calls of their own."""
+
+    def __init__(self, record):
+        super().__init__()
+        self.record, self.depth = record, 0
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        name = FUNCTIONS.get(getattr(func, '__name__', None)) if self.depth == 0 else None
+        given = args[0] if args else None
+        takes = given.grad_fn if name and torch.is_tensor(given) else None  # before an in-place op rewrites it
+        out = func(*args, **kwargs)
+        if name and torch.is_tensor(given) and torch.is_tensor(out):
+            dim = kwargs.get('dim', args[1] if len(args) > 1 else None) if 'softmax' in name else None
+            self.record.append(Call(None, given, out, (out.grad_fn,), name, takes, dim))
+        return out
+
+
 @contextlib.contextmanager
 def _hooks(modules, record, pairs=None):
-    """Forward hooks on `modules` for the duration, appending (module, input, output) to `record`; `pairs`: {index in
-    the record: (first, second)} of the modules called with two tensors (a VAE's sampling module, given (mu, logvar))."""
+    """Forward hooks on `modules`, and the activations forward() applies, for the duration, appending a Call for each
+    to `record`; `pairs`: {index in the record: (first, second)} of the modules called with two tensors (a VAE's
+    sampling module, given (mu, logvar))."""
+    mode = _Activations(record)
+
+    def enter(mod, args):
+        mode.depth += 1
+
     def hook(mod, args, out):
+        mode.depth -= 1
+        given = args[0] if args else None
         if pairs is not None and (len(args) == 2 or (len(args) == 1 and isinstance(args[0], (list, tuple))
                                                      and len(args[0]) == 2)):
             pairs[len(record)] = tuple(args if len(args) == 2 else args[0])
-        record.append((mod, args[0] if args else None, out))
-    handles = [m.register_forward_hook(hook) for m in modules]
+        # a module that hands its input on (Dropout in eval mode) made nothing
+        made = tuple(None if torch.is_tensor(given) and v.grad_fn is given.grad_fn else v.grad_fn for v in _flat(out))
+        record.append(Call(mod, given, out, made))
+    handles = [m.register_forward_pre_hook(enter) for m in modules] + [m.register_forward_hook(hook) for m in modules]
     try:
-        yield record
+        with mode:
+            yield record
     finally:
         for h in handles:
             h.remove()
@@ -189,16 +236,17 @@ def _untouched(model, device):
 
 @dataclass(eq=False)
 class Tap:
-    """A tensor the probe can measure: a module's output (`part` j of an RNN's), a module's input (an activation
-    forward() applied before it), or the reconstruction; `of` is the tap an activation of forward() was applied to."""
+    """A tensor the probe can measure: a call's output (`part` j of an RNN's), or the reconstruction; `of` is the tap
+    an activation of forward() was applied to."""
     key: str
     label: str
     activation: Optional[str]
-    where: str                # 'out', 'in' or 'recon'
-    at: int                   # the index of the module call in the record (the reconstruction: after the last)
+    where: str                # 'out' or 'recon'
+    at: int                   # the index of the call in the record (the reconstruction: after the last)
     part: int = 0
     module: Optional[nn.Module] = None
     of: Optional['Tap'] = None
+    dim: Optional[int] = None  # a softmax of forward()'s
 
 
 class Probe:
@@ -242,7 +290,7 @@ class Probe:
     def _run_values(self, x):
         """Every leaf's output on x, as numpy arrays (None for what is not a tensor): for network.drawing."""
         with torch.no_grad():
-            return [_cpu(_flat(value)[0]) if _flat(value) else None for _, _, value in self._run(x)[0]]
+            return [_cpu(_flat(c.value)[0]) if _flat(c.value) else None for c in self._run(x)[0]]
 
     def _discover(self, x, t):
         """Run the model once with hooks; which tensors the reconstruction depends on; the activations forward()
@@ -282,8 +330,8 @@ class Probe:
         self.frozen, self.posterior, self.cut = described.frozen, described.posterior, described.cut
         self.taps = [(r.key, r.handle) for r in described.measured]  # (key, tap) of what is measured
         self.notes += described.notes
-        first = next(((k, m) for k, (m, _, _) in enumerate(record) if _kernel(m) is not None
-                      or isinstance(m, nn.Embedding)), None)
+        first = next(((k, c.module) for k, c in enumerate(record) if _kernel(c.module) is not None
+                      or isinstance(c.module, nn.Embedding)), None)
         self.received, self.received_by = None, None
         if first is not None and not isinstance(first[1], nn.Embedding):
             self.received, self.received_by = first[0], self.names.get(first[1])
@@ -350,24 +398,26 @@ class Probe:
 
     def _taps(self, record, recon, pairs):
         """Every tensor that could be measured, in the order the model makes them: each module's output (an RNN's
-        output, h and c), an activation forward() applies between modules (read from the autograd graph behind the
-        next module's input), and one it applies last (behind the reconstruction)."""
-        outputs = {}
-        for k, (_, given, value) in enumerate(record):
-            for v in _flat(value):  # not a module that hands its input on (Dropout in eval mode): it made nothing
-                if v.grad_fn is not None and not (torch.is_tensor(given) and v.grad_fn is given.grad_fn):
-                    outputs.setdefault(v.grad_fn, k)
-        taps, counts, seen = [], {}, set()
-
-        def functional(tensor):
-            """(activation, the tap of the module output it was applied to) for an activation made in forward()."""
-            fn = _walk(tensor.grad_fn) if tensor is not None and torch.is_tensor(tensor) else None
-            if fn is None or type(fn).__name__ not in OPERATIONS or fn in outputs:
-                return None
-            k = _made_by(fn.next_functions[0][0], outputs) if fn.next_functions else None
-            return None if k is None else (OPERATIONS[type(fn).__name__], k,
-                                           next((t for t in taps if t.where == 'out' and t.at == k), None))
-        for k, (module, given, value) in enumerate(record):
+        output, h and c), and each activation forward() applies to one (F.relu(self.fc1(x)), behind a Linear's view
+        or not, in place or not) or to make the reconstruction."""
+        outputs = {}  # each module output's autograd node: the call that made it
+        for k, call in enumerate(record):
+            for fn in call.made if call.module is not None else ():
+                if fn is not None:
+                    outputs.setdefault(fn, k)
+        taps, counts, keys = [], {}, set()
+        for k, call in enumerate(record):
+            module, value = call.module, call.value
+            if module is None:  # an activation of forward(): of the module output it was applied to, or the output's
+                j = _made_by(call.takes, outputs)
+                src = next((t for t in taps if t.module is not None and t.at == j), None)
+                last = value is recon or (value.grad_fn is not None and _walk(recon.grad_fn) is value.grad_fn)
+                key = f'{src.key}+{call.activation}' if src else 'output'
+                if (src or last) and key not in keys:
+                    keys.add(key)
+                    taps.append(Tap(key, f'{src.key} + {call.activation} in forward()' if src else 'output',
+                                    call.activation, 'out', k, of=src, dim=call.dim))
+                continue
             act = next((a for cls, a in ACTIVATION_MODULES.items() if isinstance(module, cls)), None)
             if isinstance(module, nn.RNNBase):
                 act = getattr(module, 'nonlinearity', 'tanh')  # an LSTM's or GRU's output is tanh-bounded
@@ -378,18 +428,6 @@ class Probe:
             parts = len(_flat(value)) if isinstance(module, nn.RNNBase) else 1  # an RNN: its output, then h (and c)
             taps += [Tap(key, f'{key} ({type(module).__name__})', act, 'out', k, j, module)
                      for j in range(parts if act is not None or k in pairs else 0)]  # a sampling module: its pair
-            inferred = functional(given)
-            if inferred is not None and inferred[2] is not None and inferred[1] not in seen:  # F.relu(self.fc1(x))
-                seen.add(inferred[1])
-                src = inferred[2]
-                taps.insert(taps.index(src) + 1, Tap(f'{src.key}+{inferred[0]}', f'{src.key} + {inferred[0]} in '
-                                                     f'forward()', inferred[0], 'in', k, of=src))
-        last = functional(recon)
-        if last is not None and not (last[2] is not None and any(t.of is last[2] and t.activation == last[0]
-                                                                 for t in taps)):  # a module only reshaped it since
-            src = last[2]
-            taps.append(Tap(f'{src.key}+{last[0]}' if src else 'output', f'{src.key} + {last[0]} in forward()' if src
-                            else 'output', last[0], 'recon', len(record), of=src))
         return taps
 
     def _records(self, record, recon, mean, pairs, drawing):
@@ -411,7 +449,7 @@ class Probe:
             if tap.of is not None:  # an activation of forward() takes the module's output whole
                 takes = taps.index(tap.of)
             else:
-                given = record[tap.at][1] if tap.where == 'out' else None
+                given = record[tap.at].given if tap.module is not None else None
                 takes = next((j for j, t in enumerate(tensors) if given is not None and t is given
                               and taps[j].where == 'out'), None)
             w = _kernel(tap.module) if tap.module is not None else None
@@ -430,7 +468,7 @@ class Probe:
 
     def _channels(self, tensor, record, at):
         """The channels' axis of a map (N, C, ...) or a sequence (N, T, features); None for flat rows."""
-        weighted = next((m for m, _, _ in reversed(record[:at + 1]) if _kernel(m) is not None), None)
+        weighted = next((c.module for c in reversed(record[:at + 1]) if _kernel(c.module) is not None), None)
         if tensor.dim() > 3 or (tensor.dim() == 3 and isinstance(weighted, (nn.Conv1d, nn.ConvTranspose1d))):
             return 1
         return -1 if tensor.dim() == 3 else None
@@ -440,10 +478,7 @@ class Probe:
         """The tap's tensor in this pass (`raw`: as the model made it, for autograd; else batch first)."""
         if tap.where == 'recon':
             return recon
-        module, given, value = record[tap.at]
-        if tap.where == 'in':
-            return given
-        tensor = _flat(value)[tap.part]
+        tensor = _flat(record[tap.at].value)[tap.part]
         return tensor.transpose(0, 1) if tap.part and not raw else tensor  # an RNN's h, c: batch second
 
     # ---- measuring
@@ -498,7 +533,7 @@ class Probe:
                      grads={name: None if g is None else _cpu(g) for name, g in zip(self.kernels, grads)},
                      rows=len(xb), mean=None if mean is None else _cpu(mean),
                      log_variance=None if log_variance is None else _cpu(log_variance),
-                     received=_rows([_cpu(record[self.received][1]) for record, _ in passes])
+                     received=_rows([_cpu(record[self.received].given) for record, _ in passes])
                      if received and self.received is not None else None)
 
     def weights(self):

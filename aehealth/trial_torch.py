@@ -97,7 +97,7 @@ def _output(model, x, y, loss_fn):
     tap = dict(probe.taps)[probe.net['output']]
     act = probe.net['layers'][-1]['activation']
     module = tap.module if tap.module is not None and isinstance(tap.module, tuple(ACTIVATION_MODULES)) else None
-    return act, module, tap.where == 'recon' and act not in (None, 'linear'), probe
+    return act, module, tap.module is None and act not in (None, 'linear'), probe
 
 
 def _he(model):

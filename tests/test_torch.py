@@ -199,6 +199,36 @@ def test_activations_written_in_forward_are_read_behind_a_linear_s_view_before_d
     assert net['output'] == 'fc+sigmoid' and net['code'] == 'conv+relu'
 
 
+class Pooled(nn.Module):
+    """The tutorials' convolutional autoencoder in forward(): a relu in place before F.max_pool2d, a relu as a method
+    before F.interpolate, a sigmoid last."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1, self.conv2, self.conv3 = nn.Conv2d(1, 4, 3, padding=1), nn.Conv2d(4, 2, 3, padding=1), \
+            nn.Conv2d(2, 1, 3, padding=1)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv1(x), inplace=True), 2)
+        x = F.interpolate(self.conv2(x).relu(), scale_factor=2)
+        return torch.sigmoid(self.conv3(x))
+
+
+def test_activations_in_forward_before_pooling_upsampling_or_in_place_are_read_as_their_modules_are():
+    torch.manual_seed(0)
+    model = Pooled()
+    twin = nn.Sequential(model.conv1, nn.ReLU(inplace=True), nn.MaxPool2d(2), model.conv2, nn.ReLU(),
+                         nn.Upsample(scale_factor=2), model.conv3, nn.Sigmoid())
+    x = np.random.default_rng(0).uniform(0, 1, (200, 1, 8, 8)).astype('float32')
+    found, module = (postmortem(m, x, nn.MSELoss(), verbose=False) for m in (model, twin))
+    assert [layer['key'] for layer in found['network']['layers']] == ['conv1+relu', 'conv2+relu', 'conv3+sigmoid']
+    described = [[(layer['activation'], layer['units']) for layer in m['network']['layers']] for m in (found, module)]
+    assert described[0] == described[1] == [('relu', 256), ('relu', 32), ('sigmoid', 64)]
+    health = [m['health'][-1]['layers'] for m in (found, module)]
+    assert list(health[0].values()) == list(health[1].values())  # every number, the dead units' share among them
+    assert [f['rule'] for f in found['findings']] == [f['rule'] for f in module['findings']]
+
+
 def test_nested_sequentials_conv_batchnorm_dropout_and_activation_modules(trained):
     layers = [(layer['key'], layer['activation']) for layer in trained['nested'].metrics['network']['layers']]
     # the second convolution's output goes to BatchNorm, not straight to its ReLU: it is measured itself
