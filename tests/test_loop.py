@@ -251,6 +251,31 @@ def test_keras_records_an_encoder_cut_by_stop_gradient_and_names_it_only_when_th
     assert plain.metrics['final_loss'] < cut.metrics['final_loss'] and failures(cut.findings) == []
 
 
+def _blog(optimizer):
+    """The Keras blog's dense autoencoder (tensorflow/tensorflow#39432) under binary cross-entropy, 20 epochs of the
+    subset passed 10 times an epoch in batches of 256 (940 steps, as cases/tf_39432.py)."""
+    keras = pytest.importorskip('keras')
+    from aehealth.keras import HealthMonitor as KerasMonitor
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(32, activation='relu'),
+                              keras.layers.Dense(784, activation='sigmoid')])
+    model.compile(optimizer=optimizer, loss='binary_crossentropy')
+    monitor = KerasMonitor(X[:300], verbose=False)
+    x = np.concatenate([X] * 10)
+    model.fit(x, x, epochs=20, batch_size=256, verbose=0, callbacks=[monitor])
+    return monitor
+
+
+def test_keras_3s_adadelta_is_a_learning_rate_too_low_and_the_printed_factor_makes_the_blog_s_model_learn():
+    # Keras 3 keeps tf.keras' default of 1e-3 for the string 'adadelta' (Keras 2's was 1.0): steps of about 2e-6
+    found = _blog('adadelta').findings
+    assert failures(found)[-1] == 'learning_rate_low' and 'plateau' in failures(found), found
+    fix = next(f['fix'] for f in found if f['rule'] == 'learning_rate_low')
+    factor = float(fix.split('multiply the learning rate by ')[1].split(':')[0])
+    keras = pytest.importorskip('keras')
+    assert failures(_blog(keras.optimizers.Adadelta(1e-3 * factor)).findings) == [], fix
+
+
 def _stepped(model, optimizer, epochs=3, batch=64):
     """The plain loop on the subset's first 2000 rows, with the monitor beside it."""
     loss_fn, xt = nn.MSELoss(), torch.as_tensor(X[:2000])
