@@ -10,10 +10,10 @@
     monitor.findings                                          # [{rule, level, evidence, fix}, ...]
 
 Each check runs the model on the sample in eval mode with forward hooks on its modules and a torch function mode
-that records the activations forward() applies itself (F.relu, torch.sigmoid, in place or not), and takes each weight's gradient
-of `loss_fn(model(x), targets)` with torch.autograd.grad. It writes no .grad, puts every module's train/eval mode
-back, leaves the random state as it was (a seeded run gives the same numbers with or without it), never steps
-the optimizer and never stops training. With `optimizer`, its step hooks measure the first step of each checked
+that records the activations forward() applies itself (F.relu, torch.sigmoid, in place or not), and takes each
+weight's gradient of `loss_fn(model(x), targets)` with torch.autograd.grad. It writes no .grad, puts every module's
+train/eval mode back, leaves the random state as it was (a seeded run gives the same numbers with or without it),
+never steps the optimizer and never stops training. With `optimizer`, its step hooks measure the first step of each checked
 epoch, for the learning-rate rules. A model that returns (reconstruction, mean, log-variance), the convention of
 pytorch/examples' VAE, is also checked for posterior collapse (as is one that samples z in a module of its own, given
 mu and logvar); of any other tuple, the element the loss depends on is
